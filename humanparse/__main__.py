@@ -1,0 +1,5 @@
+import sys
+
+from humanparse.cli import main
+
+sys.exit(main())

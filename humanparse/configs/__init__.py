@@ -1,0 +1,30 @@
+"""Named recipes and the config schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from humanparse.configs.recipes import CONFIGS, get_config, list_configs
+from humanparse.configs.schema import Config, DataConfig, EvalConfig, ModelConfig, TrainConfig
+from humanparse.errors import ConfigError
+
+__all__ = [
+    "CONFIGS", "Config", "DataConfig", "EvalConfig", "ModelConfig", "TrainConfig",
+    "get_config", "list_configs", "load_config",
+]  # fmt: skip
+
+
+def load_config(name_or_path: str) -> Config:
+    """A named recipe, or a YAML file written by `humanparse configs show NAME > file.yaml`."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        with path.open() as handle:
+            data = yaml.safe_load(handle)
+        if not isinstance(data, dict) or "model" not in data:
+            raise ConfigError(f"{path} is not a humanparse config (no 'model' section)")
+        return Config.from_dict(data)
+    return get_config(name_or_path)

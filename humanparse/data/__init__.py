@@ -1,0 +1,1 @@
+"""Dataset readers, transforms, targets, labels and synthetic people."""

@@ -1,0 +1,1 @@
+"""Training, evaluation with test-time augmentation, inference, checkpoints, distributed set-up."""

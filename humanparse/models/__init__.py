@@ -1,0 +1,1 @@
+"""Backbones, the networks, the builder and checkpoint conversion."""

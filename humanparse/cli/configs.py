@@ -13,7 +13,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     parser.add_argument("name", nargs="?", help="config name (for `show`)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.02")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.02"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     for name in list_configs():
         config = get_config(name)
         miou = config.published.get("miou")
-        rows.append((name, f"{miou:.2f}" if miou else "-", config.published.get("protocol", ""), config.description))
+        rows.append(
+            (name, f"{miou:.2f}" if miou else "-", config.published.get("protocol", ""), config.description)
+        )
     width = max(len(r[0]) for r in rows)
     print(f"{'config':<{width}}  {'mIoU':>6}  protocol")
     for name, miou, protocol, _ in rows:

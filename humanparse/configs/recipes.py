@@ -94,12 +94,17 @@ def _ce2p_official_lip() -> Config:
         name="ce2p_official_resnet101_lip",
         description="CE2P as the official liutinglt/CE2P code builds and trains it (InPlace-ABN semantics)",
         model=ModelConfig(
-            arch="ce2p_official", num_classes=20, backbone_depth=101, backbone_stem="deep", output_stride=16,
+            arch="ce2p_official",
+            num_classes=20,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
             input_size=(384, 384),
         ),
         data=_official_affine_data("lip", (384, 384)),
-        train=TrainConfig(epochs=150, batch_size=96, lr=1e-3, min_lr=0.0, loss="ce2p", align_corners=True,
-                          drop_last=False),
+        train=TrainConfig(
+            epochs=150, batch_size=96, lr=1e-3, min_lr=0.0, loss="ce2p", align_corners=True, drop_last=False
+        ),
         eval=EvalConfig(protocol="affine", input_size=(384, 384), miou_over="all", truncate_center=True),
         published={
             "source": "liutinglt/CE2P README",
@@ -139,7 +144,9 @@ def _schp(key: str) -> Config:
             input_size=size,
         ),
         data=data,
-        train=TrainConfig(epochs=150, batch_size=48, lr=7e-3, loss="ce2p", align_corners=True, drop_last=False),
+        train=TrainConfig(
+            epochs=150, batch_size=48, lr=7e-3, loss="ce2p", align_corners=True, drop_last=False
+        ),
         eval=EvalConfig(protocol="affine", input_size=size, miou_over="all"),
         published={
             "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
@@ -154,13 +161,28 @@ def _cdgnet_lip() -> Config:
     return Config(
         name="cdgnet_resnet101_lip",
         description="CDGNet (CVPR 2022) as tjpulkl/CDGNet builds and trains it",
-        model=ModelConfig(arch="cdgnet", num_classes=20, backbone_depth=101, backbone_stem="deep",
-                          output_stride=16, input_size=(473, 473)),
-        data=_official_affine_data("lip", (473, 473), photometric_block=True, blur_passes=3,
-                                   class_distribution=True),
-        train=TrainConfig(epochs=150, batch_size=32, lr=3e-3, loss="cdg", align_corners=True, drop_last=False),
-        eval=EvalConfig(protocol="affine", input_size=(473, 473), scales=[0.75, 1.0, 1.25], flip=True,
-                        miou_over="all", truncate_center=True),
+        model=ModelConfig(
+            arch="cdgnet",
+            num_classes=20,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
+            input_size=(473, 473),
+        ),
+        data=_official_affine_data(
+            "lip", (473, 473), photometric_block=True, blur_passes=3, class_distribution=True
+        ),
+        train=TrainConfig(
+            epochs=150, batch_size=32, lr=3e-3, loss="cdg", align_corners=True, drop_last=False
+        ),
+        eval=EvalConfig(
+            protocol="affine",
+            input_size=(473, 473),
+            scales=[0.75, 1.0, 1.25],
+            flip=True,
+            miou_over="all",
+            truncate_center=True,
+        ),
         published={
             "source": "tjpulkl/CDGNet README",
             "miou": 60.30,
@@ -175,14 +197,35 @@ def _csenet_lip() -> Config:
     return Config(
         name="csenet_resnet101_lip",
         description="CSENet (Image and Vision Computing 2024) as tjpulkl/BSSGNet builds and trains it",
-        model=ModelConfig(arch="csenet", num_classes=20, backbone_depth=101, backbone_stem="deep",
-                          output_stride=16, input_size=(473, 473)),
-        data=_official_affine_data("lip", (473, 473), photometric_block=True, blur_passes=2,
-                                   class_distribution=True),
-        train=TrainConfig(epochs=150, batch_size=16, lr=2.5e-3, loss="cdg", align_corners=True, mixup_prob=0.3,
-                          mixup_lambda=0.7, drop_last=False),
-        eval=EvalConfig(protocol="affine", input_size=(473, 473), scales=[0.75, 1.0, 1.25], flip=True,
-                        miou_over="all", truncate_center=True),
+        model=ModelConfig(
+            arch="csenet",
+            num_classes=20,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
+            input_size=(473, 473),
+        ),
+        data=_official_affine_data(
+            "lip", (473, 473), photometric_block=True, blur_passes=2, class_distribution=True
+        ),
+        train=TrainConfig(
+            epochs=150,
+            batch_size=16,
+            lr=2.5e-3,
+            loss="cdg",
+            align_corners=True,
+            mixup_prob=0.3,
+            mixup_lambda=0.7,
+            drop_last=False,
+        ),
+        eval=EvalConfig(
+            protocol="affine",
+            input_size=(473, 473),
+            scales=[0.75, 1.0, 1.25],
+            flip=True,
+            miou_over="all",
+            truncate_center=True,
+        ),
         published={
             "source": "tjpulkl/BSSGNet README",
             "miou": 61.27,
@@ -199,12 +242,27 @@ def _ce2p_tiny_synthetic() -> Config:
     return Config(
         name="ce2p_tiny_synthetic",
         description="A small CE2P (ResNet-50 V1c layout at width 1/4, one block per stage) for synthetic people",
-        model=ModelConfig(arch="ce2p", num_classes=20, backbone_depth=50, backbone_stem="v1c", output_stride=8,
-                          input_size=crop, width=0.25, stage_blocks=(1, 1, 1, 1)),
-        data=DataConfig(dataset="lip", pipeline="sssegmentation", crop_size=crop, resize_size=(140, 140),
-                        normalization="rgb", num_workers=2),
-        train=TrainConfig(epochs=12, batch_size=8, lr=0.02, min_lr=2e-4, loss="ce2p", eval_interval=4,
-                          align_corners=False),
+        model=ModelConfig(
+            arch="ce2p",
+            num_classes=20,
+            backbone_depth=50,
+            backbone_stem="v1c",
+            output_stride=8,
+            input_size=crop,
+            width=0.25,
+            stage_blocks=(1, 1, 1, 1),
+        ),
+        data=DataConfig(
+            dataset="lip",
+            pipeline="sssegmentation",
+            crop_size=crop,
+            resize_size=(140, 140),
+            normalization="rgb",
+            num_workers=2,
+        ),
+        train=TrainConfig(
+            epochs=12, batch_size=8, lr=0.02, min_lr=2e-4, loss="ce2p", eval_interval=4, align_corners=False
+        ),
         eval=EvalConfig(protocol="resize", input_size=crop, miou_over="present"),
     )
 

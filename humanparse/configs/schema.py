@@ -20,7 +20,10 @@ class ModelConfig:
     backbone_depth: int = 101  # 50 | 101
     backbone_stem: str = "v1c"  # "v1c": 32-32-64 stem (OpenMMLab) | "deep": 64-64-128 stem (official code)
     output_stride: int = 8  # 8 | 16
-    input_size: Tuple[int, int] = (473, 473)  # (H, W) the network is built for (CSENet's class-distribution length)
+    input_size: Tuple[int, int] = (
+        473,
+        473,
+    )  # (H, W) the network is built for (CSENet's class-distribution length)
     pretrained: str = ""  # local ImageNet backbone file; "" trains from scratch
     # Scaling knobs for small models (tests, the demo); the published configs keep the defaults.
     width: float = 1.0  # multiplies every backbone and head channel count
@@ -92,7 +95,9 @@ class EvalConfig:
 
     protocol: str = "resize"  # "resize": SSSegmentation | "affine": official letterbox + inverse warp
     input_size: Tuple[int, int] = (473, 473)
-    keep_ratio: bool = False  # resize protocol: keep the aspect ratio (VOC's short side 512, long side <= 2048)
+    keep_ratio: bool = (
+        False  # resize protocol: keep the aspect ratio (VOC's short side 512, long side <= 2048)
+    )
     keep_ratio_size: Tuple[int, int] = (2048, 512)
     scales: List[float] = field(default_factory=lambda: [1.0])
     flip: bool = False
@@ -120,7 +125,7 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "Config":
+    def from_dict(cls, data: Dict[str, Any]) -> Config:
         """Rebuild a config from `to_dict` output (e.g. the copy stored in a checkpoint)."""
         return cls(
             name=data["name"],
@@ -132,7 +137,7 @@ class Config:
             published=dict(data.get("published", {})),
         )
 
-    def override(self, assignments: List[str]) -> "Config":
+    def override(self, assignments: List[str]) -> Config:
         """Return a copy with `section.key=value` assignments applied (values parsed as YAML)."""
         data = self.to_dict()
         for assignment in assignments:

@@ -103,7 +103,9 @@ class ResNet(nn.Module):
         self.out_channels: List[int] = []
         for index, (num_blocks, stride, dilation) in enumerate(zip(blocks, strides, dilations)):
             planes = scaled(64 * 2**index, width)
-            layer, in_channels = _make_stage(in_channels, planes, num_blocks, stride, dilation, contract_dilation)
+            layer, in_channels = _make_stage(
+                in_channels, planes, num_blocks, stride, dilation, contract_dilation
+            )
             setattr(self, f"layer{index + 1}", layer)
             self.out_channels.append(in_channels)
 

@@ -1,0 +1,191 @@
+"""CE2P as the official code builds it: liutinglt/CE2P ``networks/CE2P.py`` and SCHP's "Augmented CE2P"
+(GoGoDuck912/Self-Correction-Human-Parsing ``networks/AugmentCE2P.py``).
+
+The two networks are the same computation under different attribute names (SCHP: ``context_encoding``, ``edge``,
+``decoder``, ``fushion``; CE2P: ``layer5``, ``edge_layer``, ``layer6``, ``layer7``); SCHP only runs the edge branch
+after the decoder, which changes nothing. This module uses SCHP's names, the more widely distributed checkpoints.
+
+Both references normalise with InPlace-ABN, whose scale is ``|weight| + eps``. Here each InPlace-ABN of the head is
+a plain ``BatchNorm2d`` + ``LeakyReLU(0.01)`` pair (so that SyncBatchNorm conversion keeps the activation) and the
+backbone's are ``BatchNorm2d`` followed by its ReLU; `convert_checkpoint` rewrites the reference weights for them.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from humanparse.configs import Config
+from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.context import abn, convert_official_keys, leaky_relu, upsample
+
+# InPlace-ABN's default eps, used by every norm of both references
+INPLACE_ABN_EPS = 1e-5
+
+# liutinglt/CE2P attribute -> SCHP attribute (ours)
+_CE2P_HEAD_NAMES = {
+    "layer5": "context_encoding",
+    "edge_layer": "edge",
+    "layer6": "decoder",
+    "layer7": "fushion",
+}
+
+
+def _abn(channels: int) -> nn.Sequential:
+    """The head's InPlaceABNSync (default activation leaky_relu 0.01): keys ``<pos>.0.*`` for the reference's ``<pos>.*``."""
+    return abn(channels, leaky_relu)
+
+
+def _conv_abn(in_channels: int, out_channels: int, kernel_size: int = 1) -> Tuple[nn.Conv2d, nn.Sequential]:
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
+    return conv, _abn(out_channels)
+
+
+class PSPModule(nn.Module):
+    """Pyramid pooling (bins 1, 2, 3, 6); the concat puts the pooled branches first, then the input."""
+
+    def __init__(self, features: int, out_features: int, sizes: Sequence[int] = (1, 2, 3, 6)) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList(
+            [
+                nn.Sequential(nn.AdaptiveAvgPool2d((size, size)), *_conv_abn(features, out_features))
+                for size in sizes
+            ]
+        )
+        self.bottleneck = nn.Sequential(*_conv_abn(features + len(sizes) * out_features, out_features, 3))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        size = (feats.shape[2], feats.shape[3])
+        priors = [upsample(stage(feats), size) for stage in self.stages] + [feats]
+        return self.bottleneck(torch.cat(priors, 1))
+
+
+class EdgeModule(nn.Module):
+    """Edge branch: 1x1 reductions of layer1..3, one shared 3x3 edge classifier, a 1x1 fuse of the three edges."""
+
+    def __init__(self, in_channels: Sequence[int], mid_channels: int, out_channels: int = 2) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(*_conv_abn(in_channels[0], mid_channels))
+        self.conv2 = nn.Sequential(*_conv_abn(in_channels[1], mid_channels))
+        self.conv3 = nn.Sequential(*_conv_abn(in_channels[2], mid_channels))
+        self.conv4 = nn.Conv2d(mid_channels, out_channels, 3, padding=1, bias=True)
+        self.conv5 = nn.Conv2d(out_channels * 3, out_channels, 1, bias=True)
+
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        size = (x1.shape[2], x1.shape[3])
+        features = [self.conv1(x1), self.conv2(x2), self.conv3(x3)]
+        # the shared classifier runs before the upsampling
+        edges = [upsample(self.conv4(f), size) for f in features]
+        features = [upsample(f, size) for f in features]
+        return self.conv5(torch.cat(edges, 1)), torch.cat(features, 1)
+
+
+class DecoderModule(nn.Module):
+    """Parsing decoder: context 512->256 upsampled, layer1 ->48, concat, two 1x1 conv-ABN, classifier (seg1)."""
+
+    def __init__(
+        self, context_channels: int, low_channels: int, num_classes: int, width: float = 1.0
+    ) -> None:
+        super().__init__()
+        mid, shortcut = scaled(256, width), scaled(48, width)
+        self.conv1 = nn.Sequential(*_conv_abn(context_channels, mid))
+        self.conv2 = nn.Sequential(*_conv_abn(low_channels, shortcut))
+        self.conv3 = nn.Sequential(*_conv_abn(mid + shortcut, mid), *_conv_abn(mid, mid))
+        self.conv4 = nn.Conv2d(mid, num_classes, 1, bias=True)
+        self.out_channels = mid
+
+    def forward(self, context: torch.Tensor, low: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        size = (low.shape[2], low.shape[3])
+        x = torch.cat([upsample(self.conv1(context), size), self.conv2(low)], 1)
+        x = self.conv3(x)
+        return self.conv4(x), x
+
+
+class AugmentedCE2P(nn.Module):
+    """Official CE2P / SCHP network: deep-stem ResNet, PSP, parsing decoder, edge branch and fusion.
+
+    Eval and train both return ``{"seg": fusion logits (seg2), "seg_stage1": decoder logits (seg1), "edge"}`` at
+    the layer1 resolution (1/4 of the input); nothing is upsampled here.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        depth: int = 101,
+        stem: str = "deep",
+        output_stride: int = 16,
+        width: float = 1.0,
+        stage_blocks: Optional[Sequence[int]] = None,
+    ) -> None:
+        super().__init__()
+        self.backbone = ResNet(
+            depth, stem=stem, output_stride=output_stride, width=width, stage_blocks=stage_blocks
+        )
+        c1, c2, c3, c4 = self.backbone.out_channels
+        context = scaled(512, width)
+        edge_mid = scaled(256, width)
+        self.context_encoding = PSPModule(c4, context)
+        self.edge = EdgeModule((c1, c2, c3), edge_mid)
+        self.decoder = DecoderModule(context, c1, num_classes, width)
+        fusion_mid = scaled(256, width)
+        # "fushion" is SCHP's spelling, kept so checkpoints map one to one
+        self.fushion = nn.Sequential(
+            *_conv_abn(self.decoder.out_channels + 3 * edge_mid, fusion_mid),
+            nn.Dropout2d(0.1),
+            nn.Conv2d(fusion_mid, num_classes, 1, bias=True),
+        )
+
+    def forward(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
+        x1, x2, x3, x4 = self.backbone(images)
+        seg_stage1, parsing_features = self.decoder(self.context_encoding(x4), x1)
+        edge, edge_features = self.edge(x1, x2, x3)
+        seg = self.fushion(torch.cat([parsing_features, edge_features], 1))
+        return {"seg": seg, "seg_stage1": seg_stage1, "edge": edge}
+
+
+def build(config: Config) -> AugmentedCE2P:
+    """The official CE2P / SCHP network for `config.model` (num_classes, backbone, width, stage_blocks)."""
+    model = config.model
+    return AugmentedCE2P(
+        num_classes=model.num_classes,
+        depth=model.backbone_depth,
+        stem=model.backbone_stem,
+        output_stride=model.output_stride,
+        width=model.width,
+        stage_blocks=model.stage_blocks,
+    )
+
+
+def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """SCHP or liutinglt/CE2P weights (``module.`` optional) to this model's keys and plain-BN values.
+
+    Every InPlace-ABN scale becomes ``|weight| + eps`` and gains a ``num_batches_tracked`` buffer; head norms move
+    from ``<pos>.*`` to ``<pos>.0.*`` (the BatchNorm of the BN + LeakyReLU pair). A state dict that already has
+    ``num_batches_tracked`` buffers is plain BatchNorm (ours) and only loses its ``module.`` prefix.
+    """
+    state = convert_official_keys(state_dict)  # no ``module.``; flat conv1./layerN. keys under backbone.
+    if any(key.endswith(".num_batches_tracked") for key in state):
+        return state
+    norms = {key[: -len(".running_mean")] for key in state if key.endswith(".running_mean")}
+    converted: Dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        prefix, leaf = key.rsplit(".", 1)
+        if prefix in norms and leaf == "weight":
+            value = value.abs() + INPLACE_ABN_EPS
+        converted[_our_key(prefix, prefix in norms) + "." + leaf] = value
+    for prefix in norms:
+        converted[_our_key(prefix, True) + ".num_batches_tracked"] = torch.tensor(0, dtype=torch.long)
+    return converted
+
+
+def _our_key(prefix: str, is_norm: bool) -> str:
+    """Our name for a module path after `convert_official_keys` (backbone paths are already ours)."""
+    if prefix.startswith("backbone."):
+        return prefix
+    head, _, rest = prefix.partition(".")
+    prefix = _CE2P_HEAD_NAMES.get(head, head) + ("." + rest if rest else "")
+    return prefix + ".0" if is_norm else prefix

@@ -1,0 +1,127 @@
+"""Inference-time speed-ups that leave the outputs unchanged: BatchNorm folding, channels_last, bf16.
+
+`prepare_for_inference(model)` is what the predictor, the evaluator, the exporter and the benchmark use.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+from typing import ContextManager, Dict, List, Sequence, Tuple
+
+import torch
+from torch import nn
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def find_conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> List[Tuple[str, str]]:
+    """Names of (conv, batchnorm) pairs where the norm reads exactly the convolution's output.
+
+    Found by running `example` once with hooks rather than by module order, so a norm applied to a concatenation,
+    a sum or an upsampled map is never mistaken for the conv registered before it.
+    """
+    produced_by: Dict[int, Tuple[str, torch.Tensor]] = {}
+    consumers: Dict[str, List[str]] = {}
+    handles = []
+
+    def remember_output(name: str):
+        def hook(_module, _inputs, output):
+            produced_by[id(output)] = (name, output)  # keep the tensor alive so its id stays unique
+
+        return hook
+
+    def note_input(name: str):
+        def hook(_module, inputs):
+            source = produced_by.get(id(inputs[0]))
+            if source is not None and source[1] is inputs[0]:
+                consumers.setdefault(source[0], []).append(name)
+
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(remember_output(name)))
+        elif isinstance(module, nn.BatchNorm2d):
+            handles.append(module.register_forward_pre_hook(note_input(name)))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    # a conv called more than once, or whose output feeds several norms, is left alone
+    return [(conv, norms[0]) for conv, norms in consumers.items() if len(norms) == 1]
+
+
+def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> int:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d into it; returns how many were folded.
+
+    The norm is replaced by `nn.Identity`, so the model's state_dict changes: fold a copy, never a model you
+    will save or train.
+    """
+    if model.training:
+        raise ValueError("fold_batchnorm needs a model in eval mode (it uses the running statistics)")
+    modules = dict(model.named_modules())
+    pairs = find_conv_bn_pairs(model, example)
+    for conv_name, norm_name in pairs:
+        conv, norm = modules[conv_name], modules[norm_name]
+        _fold_into(conv, norm)
+        parent_name, _, attribute = norm_name.rpartition(".")
+        setattr(modules[parent_name] if parent_name else model, attribute, nn.Identity())
+    return len(pairs)
+
+
+def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    with torch.no_grad():
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else None
+        if scale is None:
+            scale = 1.0 / torch.sqrt(norm.running_var + norm.eps)
+        shift = (norm.bias if norm.affine else 0.0) - norm.running_mean * scale
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+        conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+        conv.bias = nn.Parameter(bias * scale + shift)
+
+
+def prepare_for_inference(
+    model: nn.Module,
+    example: torch.Tensor,
+    *,
+    fold_bn: bool = True,
+    channels_last: bool = True,
+    inplace: bool = False,
+) -> nn.Module:
+    """An eval-mode copy of `model` with BatchNorm folded and channels_last weights; outputs are unchanged.
+
+    `example` is a small input on the model's device used to trace which norms follow which convs.
+    """
+    prepared = model if inplace else copy.deepcopy(model)
+    prepared.eval()
+    if fold_bn:
+        fold_batchnorm(prepared, example)
+    if channels_last:
+        prepared = prepared.to(memory_format=torch.channels_last)
+    for parameter in prepared.parameters():
+        parameter.requires_grad_(False)
+    return prepared
+
+
+def autocast(device: torch.device | str, precision: str) -> ContextManager:
+    """The autocast context for `precision` ("fp32" is a no-op) on `device`'s type."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "fp32":
+        return nullcontext()
+    device_type = torch.device(device).type
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device_type, dtype=dtype)
+
+
+def to_input(images: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
+    """Images in the memory format the prepared model expects."""
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def count_batchnorms(model: nn.Module, kinds: Sequence[type] = (nn.BatchNorm2d,)) -> int:
+    """How many norm layers of `kinds` the model still has."""
+    return sum(isinstance(module, tuple(kinds)) for module in model.modules())

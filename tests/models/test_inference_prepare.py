@@ -1,0 +1,99 @@
+"""BatchNorm folding and channels_last leave every network's outputs unchanged."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from humanparse.configs import get_config
+from humanparse.models.builder import build_model
+from humanparse.models.inference import (
+    autocast,
+    count_batchnorms,
+    find_conv_bn_pairs,
+    fold_batchnorm,
+    prepare_for_inference,
+    to_input,
+)
+
+TINY = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]
+
+
+def _randomise_norms(model: nn.Module, seed: int = 0) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(n, generator=generator) - 0.5)
+
+
+@pytest.mark.parametrize(
+    "name, bound",
+    [
+        ("schp_resnet101_lip", 1e-5),
+        ("cdgnet_resnet101_lip", 1e-5),
+        # CSENet's flow warps amplify float32 rounding (see tests/fixtures/parity/README.md)
+        ("csenet_resnet101_lip", 2e-3),
+    ],
+)
+def test_prepared_network_gives_the_same_outputs(name, bound):
+    torch.manual_seed(0)
+    model = build_model(get_config(name).override(TINY)).eval()
+    _randomise_norms(model)
+    images = torch.randn(1, 3, 97, 81)
+    with torch.no_grad():
+        expected = model(images)
+    prepared = prepare_for_inference(model, torch.randn(1, 3, 65, 65))
+    assert count_batchnorms(prepared) == 0
+    assert count_batchnorms(model) > 0, "the original model must be left as it was"
+    with torch.inference_mode():
+        actual = prepared(to_input(images))
+    assert actual.keys() == expected.keys()
+    for key in expected:
+        error = (actual[key].float() - expected[key]).norm() / expected[key].norm()
+        assert error < bound, (key, float(error))
+
+
+class _NormAfterSum(nn.Module):
+    """A norm reading a sum, and a conv whose output also feeds a skip: neither may be folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_a = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv_b = nn.Conv2d(3, 4, 3, padding=1)
+        self.norm_sum = nn.BatchNorm2d(4)
+        self.conv_c = nn.Conv2d(4, 4, 1)
+        self.norm_c = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm_sum(self.conv_a(x) + self.conv_b(x))
+        return self.norm_c(self.conv_c(y))
+
+
+def test_only_a_norm_reading_a_conv_output_is_folded():
+    model = _NormAfterSum().eval()
+    _randomise_norms(model)
+    x = torch.randn(2, 3, 8, 8)
+    assert find_conv_bn_pairs(model, x) == [("conv_c", "norm_c")]
+    expected = model(x)
+    assert fold_batchnorm(model, x) == 1
+    assert isinstance(model.norm_c, nn.Identity) and isinstance(model.norm_sum, nn.BatchNorm2d)
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_folding_refuses_a_training_model():
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(_NormAfterSum().train(), torch.randn(1, 3, 8, 8))
+
+
+def test_autocast_names_the_precisions():
+    with autocast("cpu", "fp32"):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast("cpu", "bf16"):
+        assert torch.is_autocast_enabled("cpu")
+    with pytest.raises(ValueError, match="precision"):
+        autocast("cpu", "int8")

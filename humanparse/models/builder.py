@@ -22,7 +22,8 @@ ARCHITECTURES = {
 def build_model(config: Union[str, Config]) -> nn.Module:
     """Build the network of a named config (see `humanparse configs`) or of a Config object.
 
-    The returned module carries the full config as `model.config`.
+    The returned module carries the full config as `model.config`; `config.model.pretrained` (a local ImageNet
+    file) is loaded into its backbone, strictly.
     """
     if isinstance(config, str):
         config = load_config(config)
@@ -32,4 +33,8 @@ def build_model(config: Union[str, Config]) -> nn.Module:
     module = importlib.import_module(f"humanparse.models.{ARCHITECTURES[arch]}")
     model = module.build(config)
     model.config = config
+    if config.model.pretrained:
+        from humanparse.models.weights import load_imagenet_backbone
+
+        load_imagenet_backbone(model.backbone, config.model.pretrained)
     return model

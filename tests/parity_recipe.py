@@ -63,3 +63,51 @@ def recipe_state_dict(
 def recipe_input(name: str, shape: Sequence[int]) -> torch.Tensor:
     """The fixture input: standard normals drawn with the key ``"input:" + name``."""
     return torch.from_numpy(_rng("input:" + name).standard_normal(tuple(shape)).astype(np.float32))
+
+
+def relative_error(ours, reference) -> float:
+    """||ours - reference|| / ||reference||, in float64."""
+    ours = np.asarray(ours.detach() if isinstance(ours, torch.Tensor) else ours, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    return float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
+
+
+def reference_checkpoint(state: Dict[str, torch.Tensor], fmt: str) -> dict:
+    """Reference-key weights as that reference saves them: ``official`` (liutinglt/CE2P, CDGNet, CSENet) flat with
+    a ``module.`` prefix, ``schp`` the same under ``state_dict``, ``sssegmentation`` ``{'model': state}``."""
+    if fmt == "sssegmentation":
+        return {"model": dict(state)}
+    prefixed = {"module." + key: value for key, value in state.items()}
+    if fmt == "official":
+        return prefixed
+    if fmt == "schp":
+        return {"state_dict": prefixed}
+    raise ValueError(f"unknown reference checkpoint format {fmt!r}")
+
+
+def load_reference_weights(name: str, directory: Union[str, Path], fmt: str = "official", state=None):
+    """Config ``name`` in eval mode, loaded through ``humanparse.load_weights`` (strict, so the converter runs) from
+    a file in the reference's format ``fmt`` holding ``state`` (default: the recipe on ``{name}_keys.tsv``).
+
+    Returns (model, LoadReport); the report is checked to name ``fmt`` and to have filled every model entry.
+    """
+    import humanparse
+
+    if state is None:
+        state = recipe_state_dict(FIXTURES / f"{name}_keys.tsv")
+    path = Path(directory) / f"{name}.pth"
+    torch.save(reference_checkpoint(state, fmt), path)
+    model = humanparse.build_model(name).eval()
+    report = humanparse.load_weights(model, str(path))
+    assert report.format == fmt and report.ok, report
+    assert report.converted == len(model.state_dict()), report
+    return model, report
+
+
+def fixture_outputs(model: torch.nn.Module, name: str):
+    """The model's outputs (no grad) on fixture ``name``'s input, checked to be the recipe input; and the fixture."""
+    fixture = np.load(FIXTURES / f"{name}.npz")
+    images = recipe_input(name, fixture["input"].shape)
+    np.testing.assert_array_equal(images.numpy(), fixture["input"])
+    with torch.no_grad():
+        return model(images), fixture

@@ -81,6 +81,7 @@ def draw_predictions(config, checkpoint: Path, out_dir: Path, count: int) -> Lis
 
     from humanparse.data.datasets import build_dataset
     from humanparse.data.io import read_image, read_label
+    from humanparse.engine.prediction_io import overlay
     from humanparse.engine.predictor import Predictor
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,27 +96,14 @@ def draw_predictions(config, checkpoint: Path, out_dir: Path, count: int) -> Lis
         panel = cv2.hconcat(
             [
                 _titled(image, "image"),
-                _titled(colour_overlay(image, prediction), "prediction"),
-                _titled(colour_overlay(image, truth), "ground truth"),
+                _titled(overlay(image, prediction), "prediction"),
+                _titled(overlay(image, truth), "ground truth"),
             ]
         )
         path = out_dir / f"{Path(meta['image_path']).stem}.png"
         cv2.imwrite(str(path), panel)
         written.append(path)
     return written
-
-
-def colour_overlay(image, labels, alpha: float = 0.6):
-    """The image with each labelled pixel blended with its class colour (LIP palette); background stays as is."""
-    import numpy as np
-
-    from humanparse.data.labels import IGNORE_INDEX, get_palette
-
-    palette_bgr = get_palette("lip")[:, ::-1]
-    colours = palette_bgr[labels]
-    blended = (alpha * colours + (1 - alpha) * image).astype(np.uint8)
-    foreground = ((labels > 0) & (labels != IGNORE_INDEX))[..., None]
-    return np.where(foreground, blended, image)
 
 
 def _titled(image, title: str):

@@ -117,6 +117,16 @@ def autocast(device: torch.device | str, precision: str) -> ContextManager:
     return torch.autocast(device_type=device_type, dtype=dtype)
 
 
+def uses_channels_last(model: nn.Module) -> bool:
+    """Whether the model's first 4-d weight is stored channels_last (as `prepare_for_inference` leaves it)."""
+    for parameter in model.parameters():
+        if parameter.dim() == 4:
+            return (
+                parameter.is_contiguous(memory_format=torch.channels_last) and not parameter.is_contiguous()
+            )
+    return False
+
+
 def to_input(images: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """Images in the memory format the prepared model expects."""
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images

@@ -1,20 +1,12 @@
 """CDGNet against the live official code's outputs (tests/fixtures/parity/cdgnet_resnet101_lip.npz).
 
-Weights come from the parity recipe in the official key space, saved as the official checkpoints are (flat,
-``module.`` prefix), and go through `convert_checkpoint`.
+Recipe weights in the official key space, saved as the official checkpoints are (flat, ``module.`` prefix) and read
+back through `humanparse.load_weights`, so `convert_checkpoint` runs on them.
 """
 
-import zlib
-from pathlib import Path
-
-import numpy as np
 import pytest
-import torch
+from parity_recipe import fixture_outputs, load_reference_weights, relative_error
 
-from humanparse.configs import get_config
-from humanparse.models import cdgnet
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 NAME = "cdgnet_resnet101_lip"
 # ours -> the official output it mirrors
 OUTPUTS = {
@@ -27,44 +19,10 @@ OUTPUTS = {
 }
 
 
-def _recipe_value(key, shape):
-    # Private copy of the recipe in tests/fixtures/parity/README.md (SALT "", GAIN 1.0).
-    rng = np.random.Generator(np.random.PCG64(zlib.crc32(key.encode("utf-8"))))
-    last = key.rsplit(".", 1)[-1]
-    if last == "num_batches_tracked":
-        return np.zeros(shape, np.int64)
-    if last == "running_mean":
-        value = 0.1 * rng.standard_normal(shape)
-    elif last == "running_var":
-        value = rng.uniform(0.5, 1.5, shape)
-    elif len(shape) >= 2:
-        value = rng.standard_normal(shape) * np.sqrt(1 / np.prod(shape[1:]))
-    elif last == "bias":
-        value = 0.1 * rng.standard_normal(shape)
-    else:
-        value = 1.0 + 0.1 * rng.standard_normal(shape)
-    return value.astype(np.float32)
-
-
-def _official_checkpoint(keys_file: Path):
-    state = {}
-    for line in keys_file.read_text().splitlines():
-        key, shape, _ = line.split("\t")
-        shape = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
-        state["module." + key] = torch.from_numpy(_recipe_value(key, shape))
-    return state
-
-
 @pytest.fixture(scope="module")
 def parity(tmp_path_factory):
-    reference = np.load(FIXTURES / f"{NAME}.npz")
-    path = tmp_path_factory.mktemp("cdgnet") / "LIP_epoch_149.pth"
-    torch.save(_official_checkpoint(FIXTURES / f"{NAME}_keys.tsv"), path)
-    model = cdgnet.build(get_config(NAME)).eval()
-    model.load_state_dict(cdgnet.convert_checkpoint(torch.load(path, weights_only=True)), strict=True)
-    with torch.no_grad():
-        outputs = model(torch.from_numpy(reference["input"]))
-    return outputs, reference
+    model, _ = load_reference_weights(NAME, tmp_path_factory.mktemp("cdgnet"))
+    return fixture_outputs(model, NAME)
 
 
 @pytest.mark.parametrize("ours", list(OUTPUTS))
@@ -72,7 +30,7 @@ def test_cdgnet_outputs_match_the_official_code(parity, ours):
     outputs, reference = parity
     expected = reference[OUTPUTS[ours]]
     assert outputs[ours].shape == expected.shape
-    assert float(np.linalg.norm(outputs[ours].numpy() - expected) / np.linalg.norm(expected)) <= 1e-4
+    assert relative_error(outputs[ours], expected) <= 1e-4
 
 
 def test_cdgnet_class_distribution_length_is_the_hard_coded_118(parity):

@@ -1,0 +1,149 @@
+"""Affine geometry of the official CE2P / CDGNet / CSENet / SCHP pipelines: the crop matrix and its inverse warps.
+
+The matrix follows the pose-estimation construction those repositories share (`utils/transforms.py`): the centre
+maps to the middle of the output, a point half a scale width above it (rotated by `rot` degrees) maps to the
+middle of the top edge, and a third point completes the right angle. Points are float32, as in the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+
+ArrayOrTensor = Union[np.ndarray, torch.Tensor]
+
+
+def _rotate_point(point: Sequence[float], rot_rad: float) -> np.ndarray:
+    sn, cs = np.sin(rot_rad), np.cos(rot_rad)
+    return np.array([point[0] * cs - point[1] * sn, point[0] * sn + point[1] * cs])
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    direction = a - b
+    return b + np.array([-direction[1], direction[0]], dtype=np.float32)
+
+
+def get_affine_transform(
+    center: Sequence[float],
+    scale: Sequence[float],
+    rot: float,
+    output_size: Sequence[int],
+    inv: bool = False,
+) -> np.ndarray:
+    """The (2, 3) float64 matrix that maps the box (`center`, `scale` = (w, h)) onto `output_size` = (h, w).
+
+    `rot` is in degrees (the sense of `cv2.getRotationMatrix2D`); only `scale[0]` sets the zoom, as in the
+    reference. `inv=True` returns the output-to-source matrix.
+    """
+    center = np.asarray(center, dtype=np.float32)
+    scale = np.asarray(scale, dtype=np.float32)
+    src_w = scale[0]
+    dst_h, dst_w = float(output_size[0]), float(output_size[1])
+    rot_rad = np.pi * rot / 180
+    src_dir = _rotate_point([0, src_w * -0.5], rot_rad)
+    dst_dir = np.array([0, dst_w * -0.5], np.float32)
+
+    src = np.zeros((3, 2), dtype=np.float32)
+    dst = np.zeros((3, 2), dtype=np.float32)
+    src[0, :] = center
+    src[1, :] = center + src_dir
+    dst[0, :] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1, :] = np.array([dst_w * 0.5, dst_h * 0.5]) + dst_dir
+    src[2, :] = _third_point(src[0, :], src[1, :])
+    dst[2, :] = _third_point(dst[0, :], dst[1, :])
+    if inv:
+        return cv2.getAffineTransform(dst, src)
+    return cv2.getAffineTransform(src, dst)
+
+
+def box_to_center_scale(w: float, h: float, aspect_ratio: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Centre and scale of the box [0, 0, w, h], widened to `aspect_ratio` = crop width / crop height.
+
+    The official datasets pass the whole image as `w = width - 1`, `h = height - 1`; `image_center_scale` does
+    that. Returns float32 arrays `center` (cx, cy) and `scale` (sw, sh).
+    """
+    center = np.array([w * 0.5, h * 0.5], dtype=np.float32)
+    if w > aspect_ratio * h:
+        h = w * 1.0 / aspect_ratio
+    elif w < aspect_ratio * h:
+        w = h * aspect_ratio
+    return center, np.array([w * 1.0, h * 1.0], dtype=np.float32)
+
+
+def image_center_scale(width: int, height: int, output_size: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Centre and scale of a whole `width` x `height` image for a crop of `output_size` = (h, w)."""
+    aspect_ratio = output_size[1] * 1.0 / output_size[0]
+    return box_to_center_scale(width - 1, height - 1, aspect_ratio)
+
+
+def _inverse_matrix(
+    center: Sequence[float], scale: Sequence[float], input_size: Tuple[int, int], truncate_center: bool
+) -> np.ndarray:
+    center = np.asarray(center, dtype=np.float32)
+    if truncate_center:
+        # tjpulkl/BSSGNet and CDGNet evaluate_multi: the centres are stored in an np.int32 array
+        center = center.astype(np.int32).astype(np.float32)
+    return get_affine_transform(center, scale, 0, input_size, inv=True)
+
+
+def inverse_warp_labels(
+    label_map: np.ndarray,
+    center: Sequence[float],
+    scale: Sequence[float],
+    original_size: Tuple[int, int],
+    truncate_center: bool = False,
+    border_value: int = 0,
+) -> np.ndarray:
+    """Map an (h, w) label map predicted on the affine crop back to `original_size` = (H, W).
+
+    Nearest interpolation with border `border_value` (0 = background, as the official `transform_parsing`).
+    `truncate_center` reproduces the official evaluators' int32 centre (a half-pixel shift on even sizes).
+    """
+    label_map = np.ascontiguousarray(label_map)
+    matrix = _inverse_matrix(center, scale, label_map.shape[:2], truncate_center)
+    height, width = int(original_size[0]), int(original_size[1])
+    return cv2.warpAffine(
+        label_map,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+
+
+def inverse_warp_logits(
+    logits: ArrayOrTensor,
+    center: Sequence[float],
+    scale: Sequence[float],
+    original_size: Tuple[int, int],
+    truncate_center: bool = False,
+) -> ArrayOrTensor:
+    """Map (K, h, w) float logits on the affine crop back to (K, H, W) at `original_size` (bilinear, border 0).
+
+    Accepts a numpy array or a tensor and returns the same kind (a tensor comes back on its device and dtype).
+    Each channel is warped on its own, as SCHP's `transform_logits` does.
+    """
+    is_tensor = torch.is_tensor(logits)
+    array = logits.detach().float().cpu().numpy() if is_tensor else np.asarray(logits, dtype=np.float32)
+    matrix = _inverse_matrix(center, scale, array.shape[1:], truncate_center)
+    height, width = int(original_size[0]), int(original_size[1])
+    warped = np.stack(
+        [
+            cv2.warpAffine(
+                np.ascontiguousarray(channel),
+                matrix,
+                (width, height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            for channel in array
+        ]
+    )
+    if is_tensor:
+        return torch.from_numpy(warped).to(device=logits.device, dtype=logits.dtype)
+    return warped

@@ -1,0 +1,62 @@
+"""Train and validation transforms of every recipe, and CSENet's batch mixup.
+
+`build_train_transform(config)` returns a callable `t(image_bgr_uint8, label_uint8, rng)` giving the sample dict
+(image, label, edge, [hgt, wgt], meta); `build_val_transform(config)` returns `t(image_bgr_uint8, label_or_None)`
+giving the image at the test protocol's input size and the label at its original size. All randomness comes from
+the numpy Generator passed in, so a seeded generator reproduces a sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+import numpy as np
+
+from humanparse.data.transforms.affine import AffineTrainTransform
+from humanparse.data.transforms.mixup import mix_batch
+from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
+from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
+from humanparse.errors import ConfigError
+
+__all__ = ["build_train_transform", "build_val_transform", "mix_batch"]
+
+TrainTransform = Callable[[np.ndarray, np.ndarray, np.random.Generator], Dict[str, Any]]
+ValTransform = Callable[..., Dict[str, Any]]
+PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")
+PROTOCOLS = ("resize", "affine")
+
+
+def _classes(config):
+    from humanparse.data.datasets import canonical_layout, class_info
+
+    return class_info(canonical_layout(config.data.dataset), config.data)
+
+
+def build_train_transform(config) -> TrainTransform:
+    """The train augmentation `config.data.pipeline` names, with the dataset's classes and flip pairs."""
+    pipeline = config.data.pipeline
+    if pipeline not in PIPELINES:
+        raise ConfigError(f"unknown data.pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    classes = _classes(config)
+    if pipeline == "affine":
+        return AffineTrainTransform(config.data, classes.num_classes, classes.flip_pairs)
+    if config.data.class_distribution:
+        raise ConfigError(
+            f"data.class_distribution needs data.pipeline='affine' (the CDGNet/CSENet recipe), not {pipeline!r}"
+        )
+    return SSSegTrainTransform(config.data, classes.num_classes, classes.flip_pairs)
+
+
+def build_val_transform(config) -> ValTransform:
+    """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
+    evaluation = config.eval
+    if evaluation.protocol == "affine":
+        return AffineValTransform(evaluation.input_size, config.data.normalization)
+    if evaluation.protocol == "resize":
+        return ResizeValTransform(
+            evaluation.input_size,
+            evaluation.keep_ratio,
+            evaluation.keep_ratio_size,
+            config.data.normalization,
+        )
+    raise ConfigError(f"unknown eval.protocol {evaluation.protocol!r}; choose from {', '.join(PROTOCOLS)}")

@@ -1,0 +1,117 @@
+"""Evaluation reports: a terminal table, a JSON file and two PNGs (per-class IoU bars, confusion matrix)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Union
+
+import numpy as np
+
+SUMMARY_KEYS = ("mIoU", "pixel_acc", "mean_acc", "fwIoU")
+
+
+def _percent(value: float) -> str:
+    return "   n/a" if value is None or math.isnan(value) else f"{100 * value:6.2f}"
+
+
+def format_table(results: Dict[str, Any]) -> str:
+    """Per-class IoU and the summary metrics as a plain-text table (values in percent)."""
+    names = list(results["per_class_iou"])
+    width = max([len(name) for name in names] + [len("pixel_acc")])
+    lines = [f"{'class':<{width}}  IoU (%)", "-" * (width + 9)]
+    lines += [f"{name:<{width}}  {_percent(value)}" for name, value in results["per_class_iou"].items()]
+    lines.append("-" * (width + 9))
+    lines += [f"{key:<{width}}  {_percent(results[key])}" for key in SUMMARY_KEYS]
+    scales = " ".join(f"{scale:g}" for scale in results.get("scales", []))
+    lines.append(
+        f"protocol {results.get('protocol')}, scales [{scales}], flip {results.get('flip')}, "
+        f"mIoU over {results.get('miou_over')} classes, {results.get('num_images')} images"
+    )
+    return "\n".join(lines)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None  # JSON has no NaN; a class absent from labels and predictions
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def write_json(results: Dict[str, Any], path: Union[str, Path]) -> Path:
+    """Write the results as JSON (NaN written as null); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_value(results), indent=2) + "\n")
+    return path
+
+
+def plot_class_iou(results: Dict[str, Any], path: Union[str, Path]) -> Path:
+    """Horizontal bar chart of the per-class IoU, with the mIoU as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["per_class_iou"])
+    values = [0.0 if math.isnan(v) else 100 * v for v in results["per_class_iou"].values()]
+    figure, axes = plt.subplots(figsize=(7, 0.3 * len(names) + 1.5))
+    axes.barh(range(len(names)), values, color="tab:blue")
+    axes.set_yticks(range(len(names)), names)
+    axes.invert_yaxis()
+    axes.axvline(
+        100 * results["mIoU"], color="tab:red", linestyle="--", label=f"mIoU {100 * results['mIoU']:.2f}"
+    )
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("IoU (%)")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_confusion_matrix(results: Dict[str, Any], path: Union[str, Path]) -> Path:
+    """The confusion matrix normalised per ground-truth row (recall), as an image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names: List[str] = list(results["per_class_iou"])
+    matrix = np.asarray(results["confusion_matrix"], dtype=np.float64)
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    size = 0.35 * len(names) + 2
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(names)), names, rotation=90)
+    axes.set_yticks(range(len(names)), names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("ground truth")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of the class's pixels")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _save(figure, path: Union[str, Path]) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_report(results: Dict[str, Any], json_path: Union[str, Path]) -> List[Path]:
+    """The JSON report and, next to it, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
+    json_path = Path(json_path)
+    stem = json_path.with_suffix("")
+    return [
+        write_json(results, json_path),
+        plot_class_iou(results, f"{stem}_class_iou.png"),
+        plot_confusion_matrix(results, f"{stem}_confusion.png"),
+    ]

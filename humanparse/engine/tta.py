@@ -1,0 +1,243 @@
+"""Test-time augmentation (scales + horizontal flip) and the mapping of predictions back to the original image.
+
+Two protocols, chosen by `config.eval.protocol`:
+
+* `"resize"` (SSSegmentation): the image was squash- (or keep-ratio-) resized; each scale resizes it again
+  (bilinear, align_corners=False), the logits of every pass are resized straight to the original (H, W)
+  (bilinear, align_corners=False), averaged, and the argmax taken.
+* `"affine"` (official CE2P/SCHP/CDGNet/CSENet): the image was letterboxed by the affine warp; each scale
+  resizes the (image, flipped image) batch to floor(size * s) with align_corners=True, the flipped logits are
+  un-flipped with the left/right channel swap and averaged with the plain ones at the head's resolution, then
+  upsampled to the input size (align_corners=True) and the scales averaged; the labels are mapped back with the
+  inverse affine warp (nearest), the logits (for saving) with its bilinear version.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from humanparse.data.geometry import inverse_warp_labels, inverse_warp_logits
+from humanparse.errors import ConfigError
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+"""images (N, 3, h, w) -> logits (N, K, h', w'); see `model_forward`."""
+
+PROTOCOLS = ("resize", "affine")
+
+
+def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
+    """Wrap a humanparse model (which returns a dict) as a function returning the scored output's float32 logits.
+
+    `precision` "bf16"/"fp16" runs the network under autocast; images go in channels_last when the model's
+    weights are (see `humanparse.models.inference.prepare_for_inference`).
+    """
+    from humanparse.models.inference import autocast, uses_channels_last
+
+    channels_last = uses_channels_last(model)
+
+    def forward(images: torch.Tensor) -> torch.Tensor:
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(images.device, precision):
+            outputs = model(images)
+        if isinstance(outputs, torch.Tensor):
+            return outputs.float()
+        if output not in outputs:
+            raise ConfigError(
+                f"eval.output={output!r} is not a model output; the model gives {sorted(outputs)}"
+            )
+        return outputs[output].float()
+
+    return forward
+
+
+def unflip_logits(logits: torch.Tensor, flip_permutation: Sequence[int]) -> torch.Tensor:
+    """Logits of a horizontally flipped image brought back to the plain image: swap left/right classes, flip W."""
+    index = torch.as_tensor(list(flip_permutation), device=logits.device)
+    return logits.index_select(1, index).flip(-1)
+
+
+def _with_flipped(images: torch.Tensor, flip: bool) -> torch.Tensor:
+    return torch.cat([images, images.flip(-1)], dim=0) if flip else images
+
+
+def _merge_flipped(
+    logits: torch.Tensor, count: int, flip_permutation: Optional[Sequence[int]]
+) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    if flip_permutation is None:
+        return logits, None
+    return logits[:count], unflip_logits(logits[count:], flip_permutation)
+
+
+def resize_protocol_logits(
+    forward: Forward,
+    images: torch.Tensor,
+    original_size: Tuple[int, int],
+    scales: Sequence[float] = (1.0,),
+    flip_permutation: Optional[Sequence[int]] = None,
+) -> torch.Tensor:
+    """SSSegmentation's TTA: the (N, K, H, W) logits averaged over scales (and flip) at `original_size`."""
+    count = images.shape[0]
+    total = None
+    passes = 0
+    for scale in scales:
+        scaled = images
+        if scale != 1.0:  # SSSegmentation resizes with scale_factor; scale 1 is an exact identity
+            scaled = F.interpolate(images, scale_factor=scale, mode="bilinear", align_corners=False)
+        logits = forward(_with_flipped(scaled, flip_permutation is not None))
+        # flip before resizing: both are per-pixel-exact mirror operations, so the order does not matter
+        plain, flipped = _merge_flipped(logits, count, flip_permutation)
+        for part in (plain, flipped):
+            if part is None:
+                continue
+            resized = F.interpolate(
+                part.float(), size=tuple(original_size), mode="bilinear", align_corners=False
+            )
+            total = resized if total is None else total + resized
+            passes += 1
+    return total / passes
+
+
+def affine_protocol_logits(
+    forward: Forward,
+    images: torch.Tensor,
+    scales: Sequence[float] = (1.0,),
+    flip_permutation: Optional[Sequence[int]] = None,
+) -> torch.Tensor:
+    """The official multi-scale + flip evaluation: (N, K, h, w) logits at the affine input size (h, w)."""
+    count, _, height, width = images.shape
+    batch = _with_flipped(images, flip_permutation is not None)
+    total = None
+    for scale in scales:
+        scaled = batch
+        if scale != 1.0:
+            # nn.Upsample(scale_factor=s, align_corners=True) in evaluate_multi_LIP.py: size floor(size * s)
+            size = (int(math.floor(height * scale)), int(math.floor(width * scale)))
+            scaled = F.interpolate(batch, size=size, mode="bilinear", align_corners=True)
+        plain, flipped = _merge_flipped(forward(scaled).float(), count, flip_permutation)
+        merged = plain if flipped is None else (plain + flipped) * 0.5
+        upsampled = F.interpolate(merged, size=(height, width), mode="bilinear", align_corners=True)
+        total = upsampled if total is None else total + upsampled
+    return total / len(scales)
+
+
+class TestTimeAugmentation:
+    """A config's test protocol: `logits` and `labels` of a batch at each image's original size.
+
+    `images` are the validation transform's outputs stacked (N, 3, h, w), `metas` their `meta` dicts
+    (`original_size`, and `center`/`scale` for the affine protocol).
+    """
+
+    __test__ = False  # not a pytest class despite the name
+
+    def __init__(
+        self,
+        forward: Forward,
+        protocol: str = "resize",
+        scales: Sequence[float] = (1.0,),
+        flip_permutation: Optional[Sequence[int]] = None,
+        truncate_center: bool = False,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ConfigError(f"unknown eval.protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        if not scales or any(scale <= 0 for scale in scales):
+            raise ConfigError(f"test scales must be positive numbers, got {list(scales)}")
+        self.forward = forward
+        self.protocol = protocol
+        self.scales = [float(scale) for scale in scales]
+        self.flip_permutation = list(flip_permutation) if flip_permutation is not None else None
+        self.truncate_center = truncate_center
+
+    @classmethod
+    def from_config(
+        cls,
+        forward: Forward,
+        config,
+        flip_pairs: Sequence[Tuple[int, int]],
+        num_classes: int,
+        *,
+        scales: Optional[Sequence[float]] = None,
+        flip: Optional[bool] = None,
+    ) -> TestTimeAugmentation:
+        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given."""
+        from humanparse.data.labels import flip_permutation
+
+        evaluation = config.eval
+        use_flip = evaluation.flip if flip is None else flip
+        return cls(
+            forward,
+            protocol=evaluation.protocol,
+            scales=list(evaluation.scales if scales is None else scales),
+            flip_permutation=flip_permutation(num_classes, flip_pairs) if use_flip else None,
+            truncate_center=evaluation.truncate_center,
+        )
+
+    @property
+    def flip(self) -> bool:
+        return self.flip_permutation is not None
+
+    def _network_logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> torch.Tensor:
+        with torch.inference_mode():
+            if self.protocol == "affine":
+                return affine_protocol_logits(self.forward, images, self.scales, self.flip_permutation)
+            sizes = {tuple(meta["original_size"]) for meta in metas}
+            if len(sizes) == 1:
+                return resize_protocol_logits(
+                    self.forward, images, sizes.pop(), self.scales, self.flip_permutation
+                )
+            return [  # images of different original sizes: resize each one's logits on its own
+                resize_protocol_logits(
+                    self.forward,
+                    image[None],
+                    tuple(meta["original_size"]),
+                    self.scales,
+                    self.flip_permutation,
+                )[0]
+                for image, meta in zip(images, metas)
+            ]
+
+    def predict(
+        self, images: torch.Tensor, metas: Sequence[Dict[str, Any]], with_logits: bool = False
+    ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
+        """Labels and (when asked) logits of a batch at the original sizes, from one pass of the network."""
+        logits = self._network_logits(images, metas)
+        labels = self._to_labels(logits, metas)
+        return labels, (self._to_logits(logits, metas) if with_logits else None)
+
+    def logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        """Per image, float32 (K, H, W) logits at its original size."""
+        return self._to_logits(self._network_logits(images, metas), metas)
+
+    def labels(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        """Per image, the uint8 (H, W) label map at its original size."""
+        return self._to_labels(self._network_logits(images, metas), metas)
+
+    def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        if self.protocol == "resize":
+            return [item.cpu().numpy().astype(np.float32) for item in logits]
+        return [
+            inverse_warp_logits(
+                item.cpu().numpy(), meta["center"], meta["scale"], meta["original_size"], self.truncate_center
+            )
+            for item, meta in zip(logits, metas)
+        ]
+
+    def _to_labels(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        if self.protocol == "resize":
+            return [item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits]
+        # official evaluators: argmax at the input size, then the label map warped back with INTER_NEAREST
+        return [
+            inverse_warp_labels(
+                item.argmax(0).to(torch.uint8).cpu().numpy(),
+                meta["center"],
+                meta["scale"],
+                meta["original_size"],
+                self.truncate_center,
+            )
+            for item, meta in zip(logits, metas)
+        ]

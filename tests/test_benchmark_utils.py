@@ -1,0 +1,166 @@
+"""Unit tests of humanparse.benchmark: statistics, table, FLOP count, memory probe, missing references.
+
+No timing is asserted: the figures depend on the machine and its load.
+"""
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from humanparse import benchmark
+from humanparse.benchmark import (
+    ReferenceUnavailable,
+    Row,
+    Settings,
+    argmax_agreement,
+    benchmark_config,
+    build_reference,
+    check_settings,
+    count_flops,
+    format_table,
+    measure_peak_memory,
+    median,
+    relative_error,
+    speedup,
+)
+from humanparse.errors import ConfigError
+
+
+def test_median_and_speedup():
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert speedup(ours_seconds=0.5, theirs_seconds=1.0) == 2.0
+    with pytest.raises(ValueError):
+        median([])
+    with pytest.raises(ValueError):
+        speedup(0.0, 1.0)
+
+
+def test_relative_error_and_argmax_agreement():
+    reference = torch.tensor([[[[3.0]], [[4.0]]]])  # norm 5, argmax class 1
+    assert relative_error(reference + 0.5, reference) == pytest.approx((0.5**2 * 2) ** 0.5 / 5)
+    assert relative_error(reference, reference) == 0.0
+    flipped = torch.tensor([[[[4.0]], [[3.0]]]])
+    assert argmax_agreement(reference, reference) == 1.0
+    assert argmax_agreement(flipped, reference) == 0.0
+
+
+def test_flop_count_of_a_convolution():
+    cin, cout, k, h, w = 8, 16, 3, 12, 10
+    conv = nn.Conv2d(cin, cout, k, padding=1, bias=False)
+    images = torch.randn(1, cin, h, w)
+    assert count_flops(lambda: conv(images)) == 2 * cin * cout * k * k * h * w
+
+
+def test_verdict_speed_memory_and_bf16_accuracy():
+    fast = Row("c", "fp32", ours_ms=10.0, theirs_ms=13.0, ours_mib=100.0, theirs_mib=120.0, target=1.2)
+    assert fast.speedup == pytest.approx(1.3)
+    assert fast.verdict == "PASS"
+    assert Row("c", "fp32", ours_ms=10.0, theirs_ms=11.0, target=1.2).verdict == "MISS"
+    heavier = Row("c", "fp32", ours_ms=10.0, theirs_ms=13.0, ours_mib=130.0, theirs_mib=120.0, target=1.2)
+    assert heavier.verdict == "MISS"
+    inaccurate = Row("c", "bf16", ours_ms=1.0, theirs_ms=3.0, relative_error=5e-2, target=2.0)
+    assert inaccurate.verdict == "MISS"
+    assert Row("c", "bf16", ours_ms=1.0, theirs_ms=3.0, relative_error=1e-2, target=2.0).verdict == "PASS"
+    assert Row("c", "fp32", ours_ms=1.0).verdict == "-"
+
+
+def test_table_formatting():
+    rows = [
+        Row("ce2p_x", "fp32", "sssegmentation 1.7.0", 100.0, 150.0, 80.0, 0.5, target=1.2),
+        Row("schp_x", "fp32", "missing", 90.0, notes=["reference: not installed"]),
+    ]
+    lines = format_table(rows).splitlines()
+    assert lines[0].startswith("| config") and "speedup" in lines[0] and "% peak" in lines[0]
+    assert "1.50x" in lines[2] and "50%" in lines[2] and "PASS" in lines[2]
+    assert "n/a" in lines[3] and lines[3].split("|")[-2].strip() == "-"
+    assert lines[-1] == "- schp_x (fp32): reference: not installed"
+    assert len({len(line) for line in lines[:4]}) == 1  # aligned columns
+
+
+def test_memory_probe_in_a_subprocess_is_positive():
+    assert measure_peak_memory("conv", size=256, threads=1) > 0
+
+
+def test_missing_references_raise_reference_unavailable(monkeypatch):
+    cpu = torch.device("cpu")
+    with pytest.raises(ReferenceUnavailable, match="--csenet-repo"):
+        build_reference("csenet_resnet101_lip", cpu, csenet_repo=None)
+    with pytest.raises(ReferenceUnavailable, match="not found"):
+        build_reference("csenet_resnet101_lip", cpu, csenet_repo="/nonexistent/BSSGNet")
+    with pytest.raises(ReferenceUnavailable, match="no reference"):
+        build_reference("schp_resnet101_lip", cpu)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ssseg" else real_find_spec(name, *a)
+    )
+    with pytest.raises(ReferenceUnavailable, match="not installed"):
+        build_reference("ce2p_resnet50os16_lip", cpu)
+
+
+def test_missing_reference_gives_a_not_installed_row(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ssseg" else real_find_spec(name, *a)
+    )
+    settings = Settings(size=64, repeats=1, warmup=0, memory=False, threads=1)
+    row = benchmark_config("ce2p_resnet50os16_lip", settings)
+    assert row.reference == "missing" and row.theirs_ms is None and row.verdict == "-"
+    assert row.ours_ms > 0 and row.gflops_per_s > 0
+    assert "SSSegmentation not installed" in format_table([row])
+
+
+def test_settings_errors_are_config_errors():
+    with pytest.raises(ConfigError, match="precision"):
+        check_settings(Settings(precision="int8"))
+    with pytest.raises(ConfigError, match="size"):
+        check_settings(Settings(size=8))
+    with pytest.raises(ConfigError, match="device"):
+        check_settings(Settings(device="quantum"))
+
+
+def test_bf16_support_note():
+    native, note = benchmark.cpu_bf16_support()
+    assert isinstance(native, bool)
+    assert ("no native bf16" in note) != native
+
+
+def test_sssegmentation_reference_matches_ours_on_the_same_weights():
+    pytest.importorskip("ssseg", reason="SSSegmentation (the bench extra) is not installed")
+    torch.manual_seed(0)
+    ours, reference, missing = benchmark.build_pair("ce2p_resnet50os16_lip", torch.device("cpu"), "fp32")
+    assert missing == "" and reference is not None
+    images = torch.randn(1, 3, 65, 65)
+    assert relative_error(ours.forward(images), reference.forward(images)) < 1e-5
+    # the run-time placeholders for SSSegmentation's missing import-only packages do not leak
+    assert not any(isinstance(module, benchmark._PlaceholderModule) for module in list(sys.modules.values()))
+
+
+def test_cli_options_reach_the_settings(monkeypatch, capsys):
+    from humanparse.cli import main
+
+    seen = {}
+
+    def fake_run_benchmark(configs, settings):
+        seen.update(configs=configs, settings=settings)
+        return "TABLE"
+
+    monkeypatch.setattr(benchmark, "run_benchmark", fake_run_benchmark)
+    argv = [
+        "benchmark",
+        "ce2p_resnet50os16_lip",
+        "schp_resnet101_lip",
+        "--size",
+        "129",
+        "--precision",
+        "bf16",
+    ]
+    assert main(argv + ["--repeats", "2", "--threads", "1", "--reference", "--no-memory"]) == 0
+    assert capsys.readouterr().out.strip() == "TABLE"
+    settings = seen["settings"]
+    assert seen["configs"] == ["ce2p_resnet50os16_lip", "schp_resnet101_lip"]
+    assert (settings.size, settings.precision, settings.repeats, settings.threads) == (129, "bf16", 2, 1)
+    assert settings.reference and not settings.memory and not settings.onnxruntime

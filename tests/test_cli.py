@@ -1,0 +1,43 @@
+"""The `humanparse` command: every subcommand explains itself, and user errors exit cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from humanparse.cli import COMMANDS, build_parser, main
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_subcommand_has_a_help_page(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    page = capsys.readouterr().out
+    assert page.startswith("usage: humanparse " + command)
+    assert "being written" not in page
+    description = page.split("\n\n")[1].strip()
+    assert len(description) > 30, f"`humanparse {command} --help` has no real description"
+
+
+def test_top_level_help_lists_every_command():
+    page = build_parser().format_help()
+    for command in COMMANDS:
+        assert command in page
+
+
+def test_the_module_entry_point_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "humanparse", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("humanparse ")
+
+
+def test_an_unknown_config_is_a_clean_error(capsys):
+    assert main(["configs", "show", "no_such_config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("humanparse configs: error:") and "no_such_config" in err
+    assert "Traceback" not in err

@@ -15,6 +15,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.blocks import PyramidConv2d
 from humanparse.models.context import abn, conv_bn_act, convert_official_keys, pcm, relu, upsample
 
 # tjpulkl/CDGNet hard-codes the class-distribution length as 473 // 4 whatever the crop size.
@@ -46,12 +47,15 @@ class PSPModule(nn.Module):
                 for size in sizes
             ]
         )
-        self.bottleneck = _conv_abn(features + len(sizes) * out_features, out_features, 3)
+        concatenated = features + len(sizes) * out_features
+        self.bottleneck = nn.Sequential(
+            PyramidConv2d(concatenated, out_features, 3, padding=1, bias=False, align_corners=True),
+            _abn(out_features),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = (x.shape[2], x.shape[3])
-        priors = [upsample(stage(x), size) for stage in self.stages] + [x]
-        return self.bottleneck(torch.cat(priors, 1))
+        # = bottleneck(cat([upsample(stage(x)) ..., x])) without upsampling the pooled maps
+        return self.bottleneck([*(stage(x) for stage in self.stages), x])
 
 
 class CDGAttention(nn.Module):

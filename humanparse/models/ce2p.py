@@ -14,7 +14,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
-from humanparse.models.blocks import conv_bn_lrelu, resize
+from humanparse.models.blocks import PyramidConv2d, conv_bn_lrelu, resize
 
 
 class PyramidPoolingModule(nn.Module):
@@ -28,14 +28,15 @@ class PyramidPoolingModule(nn.Module):
             nn.Sequential(nn.AdaptiveAvgPool2d(scale), *conv_bn_lrelu(in_channels, out_channels))
             for scale in pool_scales
         )
+        concatenated = in_channels + len(pool_scales) * out_channels
         self.bottleneck = nn.Sequential(
-            *conv_bn_lrelu(in_channels + len(pool_scales) * out_channels, out_channels, kernel_size=3)
+            PyramidConv2d(concatenated, out_channels, 3, padding=1, bias=False, align_corners=False),
+            *conv_bn_lrelu(concatenated, out_channels, kernel_size=3)[1:],
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[2:]
-        pooled = [resize(branch(x), size) for branch in self.branches]
-        return self.bottleneck(torch.cat([x, *pooled], dim=1))
+        # = bottleneck(cat([x, resize(branch(x)) ...])) without upsampling the pooled maps (PyramidConv2d)
+        return self.bottleneck([x, *(branch(x) for branch in self.branches)])
 
 
 class EdgePerceivingModule(nn.Module):

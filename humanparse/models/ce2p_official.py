@@ -19,6 +19,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.blocks import PyramidConv2d
 from humanparse.models.context import abn, convert_official_keys, leaky_relu, upsample
 
 # InPlace-ABN's default eps, used by every norm of both references
@@ -54,12 +55,15 @@ class PSPModule(nn.Module):
                 for size in sizes
             ]
         )
-        self.bottleneck = nn.Sequential(*_conv_abn(features + len(sizes) * out_features, out_features, 3))
+        concatenated = features + len(sizes) * out_features
+        self.bottleneck = nn.Sequential(
+            PyramidConv2d(concatenated, out_features, 3, padding=1, bias=False, align_corners=True),
+            _abn(out_features),
+        )
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        size = (feats.shape[2], feats.shape[3])
-        priors = [upsample(stage(feats), size) for stage in self.stages] + [feats]
-        return self.bottleneck(torch.cat(priors, 1))
+        # = bottleneck(cat([upsample(stage(feats)) ..., feats])) without upsampling the pooled maps
+        return self.bottleneck([*(stage(feats) for stage in self.stages), feats])
 
 
 class EdgeModule(nn.Module):

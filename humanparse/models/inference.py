@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
-from typing import ContextManager, Dict, List, Sequence, Tuple
+from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -83,22 +83,50 @@ def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
         conv.bias = nn.Parameter(bias * scale + shift)
 
 
+def use_winograd(model: nn.Module) -> int:
+    """Switch the model's wide 3x3 convolutions to NNPACK's Winograd kernels for CPU inference; returns how many.
+
+    The parameters stay where they are (same state_dict); only the forward changes, and only for fp32 CPU
+    inference without autograd (anything else takes the ordinary path).
+    """
+    from humanparse.models.blocks import PyramidConv2d, WinogradConv2d, winograd_eligible
+
+    switched = 0
+    for module in model.modules():
+        if isinstance(module, PyramidConv2d):
+            module.winograd = winograd_eligible(module)
+            switched += module.winograd
+        elif type(module) is nn.Conv2d and winograd_eligible(module):
+            module.__class__ = WinogradConv2d
+            switched += 1
+    return switched
+
+
 def prepare_for_inference(
     model: nn.Module,
     example: torch.Tensor,
     *,
     fold_bn: bool = True,
     channels_last: bool = True,
+    winograd: Optional[bool] = None,
     inplace: bool = False,
 ) -> nn.Module:
-    """An eval-mode copy of `model` with BatchNorm folded and channels_last weights; outputs are unchanged.
+    """An eval-mode copy of `model` made faster for inference; outputs are unchanged to float32 noise.
 
-    `example` is a small input on the model's device used to trace which norms follow which convs.
+    BatchNorm is folded into the convolutions, weights go channels_last, and on the CPU (when NNPACK is
+    available) wide 3x3 convolutions on large maps use Winograd kernels. `example` is a small input on the model's device used
+    to trace which norms follow which convs.
     """
+    from humanparse.models.blocks import winograd_available
+
     prepared = model if inplace else copy.deepcopy(model)
     prepared.eval()
     if fold_bn:
         fold_batchnorm(prepared, example)
+    if winograd is None:
+        winograd = example.device.type == "cpu" and winograd_available()
+    if winograd:
+        use_winograd(prepared)
     if channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)
     for parameter in prepared.parameters():

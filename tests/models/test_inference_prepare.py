@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from humanparse.configs import get_config
+from humanparse.models.blocks import WinogradConv2d, winograd_available
 from humanparse.models.builder import build_model
 from humanparse.models.inference import (
     autocast,
@@ -15,6 +16,7 @@ from humanparse.models.inference import (
     fold_batchnorm,
     prepare_for_inference,
     to_input,
+    use_winograd,
 )
 
 TINY = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]
@@ -97,3 +99,23 @@ def test_autocast_names_the_precisions():
         assert torch.is_autocast_enabled("cpu")
     with pytest.raises(ValueError, match="precision"):
         autocast("cpu", "int8")
+
+
+@pytest.mark.skipif(not winograd_available(), reason="NNPACK is not built into this torch")
+def test_winograd_convolutions_match_the_ordinary_ones():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 8, 3, padding=1)).eval()
+    keys = list(model.state_dict())
+    x = torch.randn(2, 64, 61, 60)
+    with torch.no_grad():
+        expected = model(x)
+    assert use_winograd(model) == 1  # the 8-channel conv is too narrow to gain
+    assert isinstance(model[0], WinogradConv2d) and type(model[2]) is nn.Conv2d
+    assert list(model.state_dict()) == keys
+    with torch.inference_mode():
+        actual = model(x)
+    assert float((actual - expected).norm() / expected.norm()) < 1e-5
+    # with autograd on, the ordinary convolution runs (NNPACK has no backward here)
+    x.requires_grad_(True)
+    model(x).sum().backward()
+    assert x.grad is not None

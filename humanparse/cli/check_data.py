@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_set_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
@@ -17,13 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split", nargs="+", help="splits to check (default: the config's train and val splits)"
     )
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. --set data.dataset=folder data.num_classes=20",
-    )
+    add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -33,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.data.check import check_dataset
 
-    config = load_config(args.config).override(args.set)
+    config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root
     splits = args.split or list(dict.fromkeys([config.data.train_split, config.data.val_split]))
     reports = check_dataset(config, splits, progress_bar=not args.no_progress)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_set_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     parser.add_argument("name", nargs="?", help="config name (for `show`)")
-    parser.add_argument(
-        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. train.lr=0.02"
-    )
+    add_set_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.name:
             raise ConfigError("`configs show` needs a config name; `humanparse configs` lists them")
-        print(get_config(args.name).override(args.set).to_yaml(), end="")
+        print(get_config(args.name).override(args.overrides).to_yaml(), end="")
         return 0
     rows = []
     for name in list_configs():

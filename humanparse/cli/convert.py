@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_set_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="the checkpoint to convert (a file or a model-zoo name)")
@@ -18,13 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", required=True, help="a recipe name (`humanparse configs`) or a YAML config file"
     )
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. model.width=0.5",
-    )
+    add_set_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.models.weights import load_weights, own_checkpoint
 
     config = load_config(args.config)
-    if args.set:
-        config = config.override(args.set)
+    if args.overrides:
+        config = config.override(args.overrides)
     # the checkpoint replaces every weight: no ImageNet backbone to read first
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     model = build_model(config)

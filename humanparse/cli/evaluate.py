@@ -8,36 +8,19 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_precision_option, add_set_option, add_tta_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
     parser.add_argument("checkpoint", help="weights: a humanparse checkpoint, a reference .pth or a zoo name")
     parser.add_argument("--data-root", required=True, help="the dataset's root folder")
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
-    parser.add_argument(
-        "--scales", type=float, nargs="+", metavar="S", help="test scales (default: the recipe's eval.scales)"
-    )
-    flip = parser.add_mutually_exclusive_group()
-    flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="add flipped passes")
-    flip.add_argument("--no-flip", dest="flip", action="store_false", help="no flipped passes")
+    add_tta_options(parser)
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report and its two PNGs here")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
-    parser.add_argument(
-        "--precision",
-        default="fp32",
-        choices=["fp32", "bf16", "fp16"],
-        help="fp32 (default); bf16/fp16 run the network under autocast (bf16 is fast on CPUs with AVX-512 BF16 "
-        "or AMX and on GPUs; fp16 needs a GPU)",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config overrides (repeatable)",
-    )
+    add_precision_option(parser)
+    add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

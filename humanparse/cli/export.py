@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_set_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
@@ -30,13 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--with-argmax", action="store_true", help="add the label map output 'labels'")
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. model.width=0.5",
-    )
+    add_set_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.models.builder import build_model
     from humanparse.models.weights import load_weights
 
-    config = load_config(args.config).override(args.set)
+    config = load_config(args.config).override(args.overrides)
     input_size = tuple(args.input_size) if args.input_size else tuple(config.eval.input_size)
     if min(input_size) < 32:
         raise ConfigError(f"--input-size must be at least 32x32, got {input_size[0]}x{input_size[1]}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_precision_option, add_set_option, add_tta_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
@@ -19,13 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
-    parser.add_argument(
-        "--precision",
-        default="fp32",
-        choices=["fp32", "bf16", "fp16"],
-        help="fp32 (default); bf16/fp16 run the network under autocast (bf16 is fast on CPUs with AVX-512 BF16 "
-        "or AMX and on GPUs; fp16 needs a GPU)",
-    )
+    add_precision_option(parser)
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default 1)")
     parser.add_argument(
         "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: from the dataset)"
@@ -39,21 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", default="torch", choices=["torch", "onnxruntime"], help="torch (default) or onnxruntime"
     )
-    parser.add_argument(
-        "--scales", type=float, nargs="+", metavar="S", help="test scales (default: the recipe's eval.scales)"
-    )
-    flip = parser.add_mutually_exclusive_group()
-    flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="add flipped passes")
-    flip.add_argument("--no-flip", dest="flip", action="store_false", help="no flipped passes")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config overrides (repeatable)",
-    )
+    add_tta_options(parser)
+    add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

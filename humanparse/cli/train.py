@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_set_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
@@ -25,13 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="start again in a work dir that holds a previous run"
     )
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. train.lr=0.005",
-    )
+    add_set_option(parser)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument(
@@ -48,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.engine import distributed
     from humanparse.engine.trainer import Trainer
 
-    config = load_config(args.config).override(args.set)
+    config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse
     if args.epochs is not None:
         config.train.epochs = args.epochs

@@ -159,3 +159,22 @@ def test_cli_refuses_an_existing_run_and_names_the_folder(synthetic_lip, tmp_pat
     error = capsys.readouterr().err
     assert f"work dir {run} is not empty" in error and "--overwrite" in error
     assert (run / "epoch_3.pth").read_bytes() == b"old"
+
+
+def test_cli_trains_with_overrides_and_records_them(synthetic_lip, tmp_path, capsys):
+    run = tmp_path / "cli_run"
+    overrides = [
+        "model.width=0.125",
+        "model.stage_blocks=[1,1,1,1]",
+        "data.crop_size=[64,64]",
+        "data.resize_size=[72,72]",
+        "data.num_workers=0",
+        "eval.input_size=[64,64]",
+        "train.batch_size=4",
+    ]
+    argv = ["train", "ce2p_tiny_synthetic", "--data-root", str(synthetic_lip), "--work-dir", str(run)]
+    assert cli_main(argv + ["--epochs", "1", "--no-progress", "--set", *overrides]) == 0
+    assert "trained 1 epochs (2 iterations)" in capsys.readouterr().out
+    saved = torch.load(run / "epoch_1.pth", weights_only=True)
+    assert saved["config"]["train"]["batch_size"] == 4 and saved["config"]["model"]["width"] == 0.125
+    assert saved["config"]["data"]["root"] == str(synthetic_lip)

@@ -1,0 +1,39 @@
+"""Options several subcommands share, defined once so that they read and behave the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """`--set KEY=VALUE ...` (repeatable) -> `args.overrides`, applied with `Config.override`."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override recipe values (values parsed as YAML, repeatable), e.g. --set train.lr=0.02 model.width=0.5",
+    )
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """`--precision fp32|bf16|fp16` -> `args.precision`."""
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="fp32 (default); bf16/fp16 run the network under autocast (bf16 pays off on CPUs with AVX-512 BF16 "
+        "or AMX and on GPUs; fp16 needs a GPU)",
+    )
+
+
+def add_tta_options(parser: argparse.ArgumentParser) -> None:
+    """`--scales S ...` and `--flip/--no-flip` -> `args.scales`, `args.flip` (None: the recipe's)."""
+    parser.add_argument(
+        "--scales", type=float, nargs="+", metavar="S", help="test scales (default: the recipe's eval.scales)"
+    )
+    flip = parser.add_mutually_exclusive_group()
+    flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="add flipped passes")
+    flip.add_argument("--no-flip", dest="flip", action="store_false", help="no flipped passes")

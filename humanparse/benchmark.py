@@ -58,6 +58,11 @@ def speedup(ours_seconds: float, theirs_seconds: float) -> float:
     return theirs_seconds / ours_seconds
 
 
+def _measured_speedup(ours_ms: Optional[float], theirs_ms: Optional[float]) -> Optional[float]:
+    """`speedup` of two timings, None when either is missing."""
+    return None if ours_ms is None or theirs_ms is None else speedup(ours_ms, theirs_ms)
+
+
 def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
     """||ours - reference|| / ||reference|| in float64 (Frobenius norms)."""
     ours, reference = ours.detach().double().cpu(), reference.detach().double().cpu()
@@ -579,9 +584,7 @@ class Row:
 
     @property
     def speedup(self) -> Optional[float]:
-        if self.ours_ms is None or self.theirs_ms is None:
-            return None
-        return speedup(self.ours_ms, self.theirs_ms)
+        return _measured_speedup(self.ours_ms, self.theirs_ms)
 
     @property
     def verdict(self) -> str:
@@ -838,9 +841,7 @@ class TrainRow:
 
     @property
     def speedup(self) -> Optional[float]:
-        if self.ours_ms is None or self.theirs_ms is None:
-            return None
-        return speedup(self.ours_ms, self.theirs_ms)
+        return _measured_speedup(self.ours_ms, self.theirs_ms)
 
     @property
     def verdict(self) -> str:

@@ -15,8 +15,15 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
-from humanparse.models.blocks import PyramidConv2d
-from humanparse.models.context import abn, conv_bn_act, convert_official_keys, pcm, relu, upsample
+from humanparse.models.context import (
+    PSPModule,
+    abn,
+    conv_bn_act,
+    convert_official_keys,
+    pcm,
+    relu,
+    upsample,
+)
 
 # tjpulkl/CDGNet hard-codes the class-distribution length as 473 // 4 whatever the crop size.
 CLASS_DISTRIBUTION_LENGTH = 473 // 4
@@ -30,32 +37,6 @@ def _conv_abn(in_channels: int, out_channels: int, kernel_size: int) -> nn.Seque
     """Conv (no bias) followed by the ABN Sequential: keys ``.0.weight`` and ``.1.0.*``."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
     return nn.Sequential(conv, _abn(out_channels))
-
-
-class PSPModule(nn.Module):
-    """Pyramid pooling (bins 1, 2, 3, 6) on x5 (attribute ``layer5``)."""
-
-    def __init__(self, features: int, out_features: int, sizes: Sequence[int] = (1, 2, 3, 6)) -> None:
-        super().__init__()
-        self.stages = nn.ModuleList(
-            [
-                nn.Sequential(
-                    nn.AdaptiveAvgPool2d(size),
-                    nn.Conv2d(features, out_features, 1, bias=False),
-                    _abn(out_features),
-                )
-                for size in sizes
-            ]
-        )
-        concatenated = features + len(sizes) * out_features
-        self.bottleneck = nn.Sequential(
-            PyramidConv2d(concatenated, out_features, 3, padding=1, bias=False, align_corners=True),
-            _abn(out_features),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # = bottleneck(cat([upsample(stage(x)) ..., x])) without upsampling the pooled maps
-        return self.bottleneck([*(stage(x) for stage in self.stages), x])
 
 
 class CDGAttention(nn.Module):
@@ -158,7 +139,7 @@ class CDGNet(nn.Module):
         self.backbone = ResNet(depth, stem="deep", output_stride=16, width=width, stage_blocks=stage_blocks)
         c2, c3, c4, c5 = self.backbone.out_channels
         mid, context, low = scaled(256, width), scaled(512, width), scaled(48, width)
-        self.layer5 = PSPModule(c5, context)
+        self.layer5 = PSPModule(c5, context, relu)
         self.edge_layer = Edge_Module([c2, c3, c4], mid, 2)
         self.layer6 = Decoder_Module(num_classes, context, c2, mid, low)
         self.layer7 = nn.Sequential(

@@ -19,8 +19,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
-from humanparse.models.blocks import PyramidConv2d
-from humanparse.models.context import abn, convert_official_keys, leaky_relu, upsample
+from humanparse.models.context import PSPModule, abn, convert_official_keys, leaky_relu, upsample
 
 # InPlace-ABN's default eps, used by every norm of both references
 INPLACE_ABN_EPS = 1e-5
@@ -42,28 +41,6 @@ def _abn(channels: int) -> nn.Sequential:
 def _conv_abn(in_channels: int, out_channels: int, kernel_size: int = 1) -> Tuple[nn.Conv2d, nn.Sequential]:
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
     return conv, _abn(out_channels)
-
-
-class PSPModule(nn.Module):
-    """Pyramid pooling (bins 1, 2, 3, 6); the concat puts the pooled branches first, then the input."""
-
-    def __init__(self, features: int, out_features: int, sizes: Sequence[int] = (1, 2, 3, 6)) -> None:
-        super().__init__()
-        self.stages = nn.ModuleList(
-            [
-                nn.Sequential(nn.AdaptiveAvgPool2d((size, size)), *_conv_abn(features, out_features))
-                for size in sizes
-            ]
-        )
-        concatenated = features + len(sizes) * out_features
-        self.bottleneck = nn.Sequential(
-            PyramidConv2d(concatenated, out_features, 3, padding=1, bias=False, align_corners=True),
-            _abn(out_features),
-        )
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        # = bottleneck(cat([upsample(stage(feats)) ..., feats])) without upsampling the pooled maps
-        return self.bottleneck([*(stage(feats) for stage in self.stages), feats])
 
 
 class EdgeModule(nn.Module):
@@ -132,7 +109,7 @@ class AugmentedCE2P(nn.Module):
         c1, c2, c3, c4 = self.backbone.out_channels
         context = scaled(512, width)
         edge_mid = scaled(256, width)
-        self.context_encoding = PSPModule(c4, context)
+        self.context_encoding = PSPModule(c4, context, leaky_relu)
         self.edge = EdgeModule((c1, c2, c3), edge_mid)
         self.decoder = DecoderModule(context, c1, num_classes, width)
         fusion_mid = scaled(256, width)

@@ -6,11 +6,13 @@ that state_dict keys match the official checkpoints (e.g. an "ABN" nested in a S
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from humanparse.models.blocks import PyramidConv2d
 
 Activation = Callable[[], nn.Module]
 
@@ -107,3 +109,30 @@ def convert_official_keys(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torc
             key = "backbone." + key
         converted[key] = value
     return converted
+
+
+class PSPModule(nn.Module):
+    """Pyramid pooling of the official CE2P, SCHP and CDGNet (bins 1, 2, 3, 6); the concat puts the pooled
+    branches first, then the input, and resizes with align_corners=True. `activation` is the head's ABN one."""
+
+    def __init__(
+        self, features: int, out_features: int, activation: Activation, sizes: Sequence[int] = (1, 2, 3, 6)
+    ) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList(
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d((size, size)),
+                nn.Conv2d(features, out_features, 1, bias=False),
+                abn(out_features, activation),
+            )
+            for size in sizes
+        )
+        concatenated = features + len(sizes) * out_features
+        self.bottleneck = nn.Sequential(
+            PyramidConv2d(concatenated, out_features, 3, padding=1, bias=False, align_corners=True),
+            abn(out_features, activation),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # = bottleneck(cat([upsample(stage(x)) ..., x])) without upsampling the pooled maps (PyramidConv2d)
+        return self.bottleneck([*(stage(x) for stage in self.stages), x])

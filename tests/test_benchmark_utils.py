@@ -165,3 +165,12 @@ def test_cli_options_reach_the_settings(monkeypatch, capsys):
     assert seen["configs"] == ["ce2p_resnet50os16_lip", "schp_resnet101_lip"]
     assert (settings.size, settings.precision, settings.repeats, settings.threads) == (129, "bf16", 2, 1)
     assert settings.reference and not settings.memory and not settings.onnxruntime
+
+
+def test_tta_cost_verdict_compares_with_the_sum_of_passes():
+    from humanparse.benchmark import TTACost
+
+    cheap = TTACost("ce2p_resnet50os16_lip", (0.75, 1.0, 1.25), True, tta_ms=90.0, passes_ms=100.0)
+    assert cheap.verdict == "PASS" and "6 forward passes" in str(cheap) and "ratio 0.90" in str(cheap)
+    dear = TTACost("ce2p_resnet50os16_lip", (1.0,), False, tta_ms=120.0, passes_ms=100.0)
+    assert dear.verdict == "MISS" and "1 forward passes" in str(dear)

@@ -1,0 +1,48 @@
+"""Cost of test-time augmentation: multi-scale + flip prediction of one image against the sum of its forward
+passes run one at a time (target: no more than that sum; the flipped pass is batched with the plain one).
+
+  python benchmarks/tta.py --configs csenet_resnet101_lip ce2p_resnet101os8_lip --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--configs", nargs="+", default=["csenet_resnet101_lip", "ce2p_resnet50os16_lip"])
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.75, 1.0, 1.25], help="test scales")
+    parser.add_argument("--no-flip", action="store_true", help="scales only")
+    parser.add_argument("--size", type=int, default=473, help="photo height (width 3/4 of it; default 473)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from humanparse.benchmark import Settings, tta_cost
+
+    args = parse_args(argv)
+    settings = Settings(
+        size=args.size,
+        precision=args.precision,
+        device=args.device,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        threads=args.threads,
+    )
+    for name in args.configs:
+        print(tta_cost(name, settings, args.scales, not args.no_flip), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

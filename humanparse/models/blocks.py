@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -97,11 +97,11 @@ def interpolation_matrix(
 class PyramidConv2d(nn.Conv2d):
     """A 'same'-padded Conv2d that also accepts the parts of a channel concatenation, some at low resolution.
 
-    `conv([x, b1, b2])` equals `conv(torch.cat([x, up(b1), up(b2)], 1))` where `up` is the bilinear resize to
-    x's size, but the pooled parts (the PSP branches, 1x1 to 6x6) are convolved at their own size and resized
-    by separable interpolation matrices afterwards (convolution and resizing are both linear). That skips most of
-    the pyramid bottleneck's work: its 3x3 conv over 4096 channels is a third of CE2P's FLOPs. Parameters and
-    state_dict keys are those of the plain Conv2d.
+    `conv([x, b1, b2], size=x.shape[-2:])` equals `conv(torch.cat([x, up(b1), up(b2)], 1))` where `up` is the
+    bilinear resize to `size`, but the parts of another size (the PSP branches, 1x1 to 6x6) are convolved at
+    their own size and resized by separable interpolation matrices afterwards (convolution and resizing are both
+    linear). That skips most of the pyramid bottleneck's work: its 3x3 conv over 4096 channels is a third of
+    CE2P's FLOPs. Parameters and state_dict keys are those of the plain Conv2d.
     """
 
     def __init__(self, *args, align_corners: bool = False, **kwargs) -> None:
@@ -113,10 +113,13 @@ class PyramidConv2d(nn.Conv2d):
         self.align_corners = align_corners
         self.winograd = False  # set by prepare_for_inference for the full-resolution part
 
-    def forward(self, parts) -> torch.Tensor:  # a tensor, or the list of concatenated parts
+    def forward(self, parts, size: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """A plain convolution of a tensor, or of the concatenation of `parts` resized to `size` (H, W)."""
         if isinstance(parts, torch.Tensor):
             return super().forward(parts)
-        size = max((tuple(part.shape[-2:]) for part in parts), key=lambda hw: hw[0] * hw[1])
+        if size is None:
+            raise ValueError("PyramidConv2d needs the output size with a list of parts")
+        size = tuple(size)  # not int(): ONNX tracing keeps the sizes dynamic
         full, full_weights, low = [], [], None
         start = 0
         for part in parts:
@@ -130,6 +133,8 @@ class PyramidConv2d(nn.Conv2d):
                 low = term if low is None else low + term
         if start != self.in_channels:
             raise ValueError(f"the parts have {start} channels, the convolution takes {self.in_channels}")
+        if not full:
+            raise ValueError(f"no part has the output size {size}")
         images = full[0] if len(full) == 1 else torch.cat(full, 1)
         weight = full_weights[0] if len(full_weights) == 1 else torch.cat(full_weights, 1)
         out = conv2d_same(images, weight, self.bias, self.padding, self.dilation, self.winograd)

@@ -36,7 +36,8 @@ class PyramidPoolingModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # = bottleneck(cat([x, resize(branch(x)) ...])) without upsampling the pooled maps (PyramidConv2d)
-        return self.bottleneck([x, *(branch(x) for branch in self.branches)])
+        parts = [x, *(branch(x) for branch in self.branches)]
+        return self.bottleneck[1:](self.bottleneck[0](parts, size=x.shape[-2:]))
 
 
 class EdgePerceivingModule(nn.Module):

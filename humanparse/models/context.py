@@ -135,4 +135,5 @@ class PSPModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # = bottleneck(cat([upsample(stage(x)) ..., x])) without upsampling the pooled maps (PyramidConv2d)
-        return self.bottleneck([*(stage(x) for stage in self.stages), x])
+        parts = [*(stage(x) for stage in self.stages), x]
+        return self.bottleneck[1:](self.bottleneck[0](parts, size=x.shape[-2:]))

@@ -20,7 +20,11 @@ def _reference(conv: PyramidConv2d, parts, size):
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("size, dilation, kernel", [((60, 60), 1, 3), ((31, 30), 2, 3), ((17, 13), 1, 1)])
+# (5, 5) and (3, 4): the 6x6 pooled part is larger than the output (small inputs at output stride 16)
+@pytest.mark.parametrize(
+    "size, dilation, kernel",
+    [((60, 60), 1, 3), ((31, 30), 2, 3), ((17, 13), 1, 1), ((5, 5), 1, 3), ((3, 4), 2, 3)],
+)
 @pytest.mark.parametrize("input_first", [True, False])
 def test_matches_conv_over_the_concatenation(align_corners, size, dilation, kernel, input_first):
     torch.manual_seed(0)
@@ -36,7 +40,7 @@ def test_matches_conv_over_the_concatenation(align_corners, size, dilation, kern
     pooled = [torch.randn(2, 8, s, s, requires_grad=True) for s in (1, 2, 3, 6)]
     parts = [x, *pooled] if input_first else [*pooled, x]
     expected = _reference(conv, parts, size)
-    actual = conv(parts)
+    actual = conv(parts, size=size)
     assert float((actual - expected).detach().norm() / expected.detach().norm()) < 1e-5
     # the gradients flow to every part as through the concatenation
     grad = torch.randn_like(expected)
@@ -57,4 +61,6 @@ def test_refuses_what_it_cannot_compute():
         PyramidConv2d(4, 3, 3, padding=1, stride=2)
     conv = PyramidConv2d(12, 3, 3, padding=1)
     with pytest.raises(ValueError, match="channels"):
-        conv([torch.randn(1, 4, 9, 9), torch.randn(1, 4, 2, 2)])
+        conv([torch.randn(1, 4, 9, 9), torch.randn(1, 4, 2, 2)], size=(9, 9))
+    with pytest.raises(ValueError, match="output size"):
+        conv([torch.randn(1, 4, 9, 9), torch.randn(1, 8, 2, 2)])

@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+from humanparse.cli.options import add_benchmark_options
+
 ISSUE_CONFIGS = [
     "ce2p_resnet50os8_lip",
     "ce2p_resnet50os16_lip",
@@ -30,11 +32,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--configs", nargs="+", default=ISSUE_CONFIGS, help="recipes (default: the issue's)")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
-    parser.add_argument("--size", type=int, default=473, help="square input size (default 473)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per implementation (default 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    add_benchmark_options(parser)
     parser.add_argument("--csenet-repo", metavar="PATH", help="a clone of tjpulkl/BSSGNet (official CSENet)")
     parser.add_argument("--backend", nargs="+", default=["pytorch"], choices=("pytorch", "onnxruntime"))
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
@@ -42,18 +40,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import Settings, run_benchmark
+    from humanparse.benchmark import run_benchmark, settings_from_args
     from humanparse.errors import HumanParseError
 
     args = parse_args(argv)
     for precision in args.precision:
-        settings = Settings(
-            size=args.size,
+        settings = settings_from_args(
+            args,
             precision=precision,
-            device=args.device,
-            repeats=args.repeats,
-            warmup=args.warmup,
-            threads=args.threads,
             reference=True,
             memory=not args.no_memory,
             csenet_repo=args.csenet_repo,

@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+from humanparse.cli.options import add_benchmark_options
+
 TRAIN_CONFIGS = ["ce2p_resnet50os16_lip", "ce2p_resnet101os16_lip"]
 
 
@@ -22,18 +24,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--configs", nargs="+", default=TRAIN_CONFIGS, help="ce2p recipes")
     parser.add_argument("--batch", type=int, default=2, help="images per step (default 2)")
     parser.add_argument("--crop", type=int, default=473, help="square crop size (default 473)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per implementation (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    add_benchmark_options(parser, size=False, warmup=1)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import Settings, benchmark_train_step, format_train_table
+    from humanparse.benchmark import benchmark_train_step, format_train_table, settings_from_args
 
     args = parse_args(argv)
-    settings = Settings(device=args.device, repeats=args.repeats, warmup=args.warmup, threads=args.threads)
+    settings = settings_from_args(args)
     rows = [benchmark_train_step(name, settings, batch=args.batch, crop=args.crop) for name in args.configs]
     print(format_train_table(rows))
     return 0

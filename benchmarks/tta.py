@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import List, Optional
 
+from humanparse.cli.options import add_benchmark_options
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -18,27 +20,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--configs", nargs="+", default=["csenet_resnet101_lip", "ce2p_resnet50os16_lip"])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.75, 1.0, 1.25], help="test scales")
     parser.add_argument("--no-flip", action="store_true", help="scales only")
-    parser.add_argument("--size", type=int, default=473, help="photo height (width 3/4 of it; default 473)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    add_benchmark_options(parser, repeats=3, warmup=1)  # --size is the photo's height; its width is 3/4 of it
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import Settings, tta_cost
+    from humanparse.benchmark import settings_from_args, tta_cost
 
     args = parse_args(argv)
-    settings = Settings(
-        size=args.size,
-        precision=args.precision,
-        device=args.device,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        threads=args.threads,
-    )
+    settings = settings_from_args(args, precision=args.precision)
     for name in args.configs:
         print(tta_cost(name, settings, args.scales, not args.no_flip), flush=True)
     return 0

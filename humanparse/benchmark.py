@@ -667,6 +667,14 @@ class Settings:
     onnxruntime: bool = False
 
 
+def settings_from_args(args, **fields) -> Settings:
+    """Settings from the options of `humanparse.cli.options.add_benchmark_options`, plus a front end's own."""
+    common = {"device": args.device, "repeats": args.repeats, "warmup": args.warmup, "threads": args.threads}
+    if hasattr(args, "size"):
+        common["size"] = args.size
+    return Settings(**common, **fields)
+
+
 def check_settings(settings: Settings) -> torch.device:
     """Validate the settings, apply the thread count, and return the device."""
     if settings.precision not in SPEEDUP_TARGETS:

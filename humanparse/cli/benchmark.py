@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 
+from humanparse.cli.options import add_benchmark_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="recipe names (`humanparse configs`)")
-    parser.add_argument("--size", type=int, default=473, help="square input size (default 473)")
+    add_benchmark_options(parser)
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="default fp32")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per implementation (default 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--reference", action="store_true", help="compare with the reference implementation")
     parser.add_argument("--csenet-repo", metavar="PATH", help="a clone of tjpulkl/BSSGNet (official CSENet)")
     parser.add_argument(
@@ -37,15 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from humanparse.benchmark import Settings, run_benchmark
+    from humanparse.benchmark import run_benchmark, settings_from_args
 
-    settings = Settings(
-        size=args.size,
+    settings = settings_from_args(
+        args,
         precision=args.precision,
-        device=args.device,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        threads=args.threads,
         reference=args.reference,
         memory=not args.no_memory,
         csenet_repo=args.csenet_repo,

@@ -84,7 +84,6 @@ def draw_predictions(config, checkpoint: Path, out_dir: Path, count: int) -> Lis
     import cv2
 
     from humanparse.data.datasets import build_dataset
-    from humanparse.data.io import read_image, read_label
     from humanparse.engine.prediction_io import overlay
     from humanparse.engine.predictor import Predictor
 
@@ -93,9 +92,7 @@ def draw_predictions(config, checkpoint: Path, out_dir: Path, count: int) -> Lis
     dataset = build_dataset(config, config.data.val_split, train=False)
     written = []
     for index in range(min(count, len(dataset))):
-        meta = dataset[index]["meta"]
-        image = read_image(meta["image_path"])
-        truth = read_label(meta["label_path"], config.model.num_classes)
+        image, truth = dataset.read(index)  # the photo and label as stored, not the test transform's input
         prediction = predictor(image)
         panel = cv2.hconcat(
             [
@@ -104,7 +101,7 @@ def draw_predictions(config, checkpoint: Path, out_dir: Path, count: int) -> Lis
                 _titled(overlay(image, truth), "ground truth"),
             ]
         )
-        path = out_dir / f"{Path(meta['image_path']).stem}.png"
+        path = out_dir / f"{Path(dataset.files.image_paths[index]).stem}.png"
         cv2.imwrite(str(path), panel)
         written.append(path)
     return written

@@ -37,3 +37,18 @@ def add_tta_options(parser: argparse.ArgumentParser) -> None:
     flip = parser.add_mutually_exclusive_group()
     flip.add_argument("--flip", dest="flip", action="store_true", default=None, help="add flipped passes")
     flip.add_argument("--no-flip", dest="flip", action="store_false", help="no flipped passes")
+
+
+def add_benchmark_options(
+    parser: argparse.ArgumentParser, *, size: bool = True, repeats: int = 5, warmup: int = 2
+) -> None:
+    """--size, --device, --repeats, --warmup, --threads: what every benchmark front end takes
+    (`humanparse.benchmark.settings_from_args` reads them)."""
+    if size:
+        parser.add_argument("--size", type=int, default=473, help="square input size (default 473)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument(
+        "--repeats", type=int, default=repeats, help=f"timed runs per implementation (default {repeats})"
+    )
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first (default {warmup})")
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from humanparse.data.synth import generate_dataset, layout_dataset_name, layout_num_classes
+    from humanparse.data.datasets import canonical_layout
+    from humanparse.data.synth import generate_dataset, layout_num_classes
 
     if args.train < 0 or args.val < 0:
         raise DataError("--train and --val must be >= 0")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except OSError as error:
             raise DataError(f"cannot write the synthetic dataset under {out}: {error}") from error
-    dataset = layout_dataset_name(args.layout)
+    dataset = canonical_layout(args.layout)
     print(f"wrote {args.train} train + {args.val} val images ({args.layout} layout) to {root}")
     if args.layout == "folder":
         print(

@@ -172,6 +172,11 @@ def canonical_layout(name: str) -> str:
     return key
 
 
+def dataset_classes(data) -> ClassInfo:
+    """Classes of the dataset `DataConfig` `data` names (see `class_info`)."""
+    return class_info(canonical_layout(data.dataset), data)
+
+
 def class_info(layout: str, data) -> ClassInfo:
     """Classes of a layout: the label set for named datasets, `DataConfig.num_classes`/`flip_pairs` for folder."""
     if layout == "folder":

@@ -18,7 +18,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from humanparse.data.labels import IGNORE_INDEX
+from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import DataError
 
 PathLike = Union[str, Path]
@@ -119,3 +119,12 @@ def check_same_size(image: np.ndarray, label: np.ndarray, image_path: PathLike, 
             f"image and label sizes differ: {image_path} is {image.shape[1]}x{image.shape[0]}, "
             f"{label_path} is {label.shape[1]}x{label.shape[0]} (width x height)"
         )
+
+
+def label_png(labels: np.ndarray, palette: str = "lip"):
+    """A PIL "P"-mode image of a uint8 label map with the named palette attached."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
+    image.putpalette(get_palette(palette).reshape(-1).tolist())
+    return image

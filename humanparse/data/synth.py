@@ -19,6 +19,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from humanparse.data.datasets import canonical_layout
+from humanparse.data.io import label_png
 from humanparse.data.labels import IGNORE_INDEX, get_label_set, get_palette
 
 SYNTH_LAYOUTS = ("lip", "cihp", "atr", "voc", "ppp", "folder")
@@ -528,25 +530,16 @@ def _layout_paths(layout: str, out: Path) -> _LayoutPaths:
     raise ValueError(f"unknown synthetic layout {layout!r}; choose from {', '.join(SYNTH_LAYOUTS)}")
 
 
-def layout_dataset_name(layout: str) -> str:
-    """The `DataConfig.dataset` value that reads a synthetic `layout`."""
-    return {"ppp": "pascal_person_part"}.get(layout, layout)
-
-
 def layout_num_classes(layout: str) -> int:
     """Number of classes of a synthetic layout (folder uses LIP's 20)."""
-    return get_label_set("lip" if layout == "folder" else layout_dataset_name(layout)).num_classes
+    return get_label_set("lip" if layout == "folder" else canonical_layout(layout)).num_classes
 
 
 def _write_label(path: Path, label: np.ndarray, layout: str) -> None:
     import cv2
 
     if layout == "voc":  # VOC ships palette PNGs
-        from PIL import Image
-
-        picture = Image.fromarray(label, mode="P")
-        picture.putpalette(get_palette("voc").reshape(-1).tolist())
-        picture.save(path)
+        label_png(label, "voc").save(path)
     elif not cv2.imwrite(str(path), label):
         raise OSError(f"cannot write {path}")
 

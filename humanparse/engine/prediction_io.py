@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from humanparse.data.io import label_png
 from humanparse.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -52,17 +53,6 @@ def check_unique_stems(paths: Sequence[Path]) -> None:
                 f"{seen[path.stem]} and {path} would both write {path.stem}.png; predict them separately"
             )
         seen[path.stem] = path
-
-
-def label_png(labels: np.ndarray, palette: str = "lip"):
-    """A PIL "P"-mode image of a uint8 label map with the named palette attached."""
-    from PIL import Image
-
-    from humanparse.data.labels import get_palette
-
-    image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
-    image.putpalette(get_palette(palette).reshape(-1).tolist())
-    return image
 
 
 def overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: str = "lip") -> np.ndarray:

@@ -90,7 +90,7 @@ class Predictor:
         precision: str = "fp32",
         optimize: bool = True,
     ) -> None:
-        from humanparse.data.datasets import canonical_layout, class_info
+        from humanparse.data.datasets import dataset_classes
         from humanparse.data.transforms import build_val_transform
 
         self.config = resolve_config(config)
@@ -110,7 +110,7 @@ class Predictor:
             forward = model_forward(self.model, self.config.eval.output, precision)
         else:
             self.model = model
-        classes = class_info(canonical_layout(self.config.data.dataset), self.config.data)
+        classes = dataset_classes(self.config.data)
         self.num_classes = classes.num_classes
         self.class_names = classes.class_names
         self.transform = build_val_transform(self.config)

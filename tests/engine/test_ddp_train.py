@@ -123,8 +123,9 @@ def test_two_process_ddp_matches_one_process_with_the_same_total_batch(synthetic
     assert moved > 1e-3  # training changed the weights, so the comparison below means something
     for key in parameters:
         assert torch.equal(rank0[key], rank1[key]), key  # DDP keeps the ranks in lockstep
-        # gloo's all-reduce sums in another order than the sequential reference; two SGD steps through
-        # per-rank BatchNorm carry that rounding to ~1e-3 of the update, a real averaging bug moves it by ~1
+        # gloo's all-reduce sums in another order than the sequential reference, and this tiny network amplifies
+        # rounding (measured: DDP vs the reference 0.35% of the update; the same reference in float64, up to 16%
+        # on single tensors), so an exact match is not to be had. A real averaging bug moves it by ~100%.
         update = (reference[key] - initial[key]).norm()
         assert (rank0[key] - reference[key]).norm() <= 1e-2 * update + 1e-7, key
         torch.testing.assert_close(saved["model"][key], rank0[key], rtol=0, atol=0)

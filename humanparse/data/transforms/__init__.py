@@ -26,18 +26,14 @@ PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")
 PROTOCOLS = ("resize", "affine")
 
 
-def _classes(config):
-    from humanparse.data.datasets import canonical_layout, class_info
-
-    return class_info(canonical_layout(config.data.dataset), config.data)
-
-
 def build_train_transform(config) -> TrainTransform:
     """The train augmentation `config.data.pipeline` names, with the dataset's classes and flip pairs."""
+    from humanparse.data.datasets import dataset_classes  # datasets builds transforms: import late
+
     pipeline = config.data.pipeline
     if pipeline not in PIPELINES:
         raise ConfigError(f"unknown data.pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
-    classes = _classes(config)
+    classes = dataset_classes(config.data)
     if pipeline == "affine":
         return AffineTrainTransform(config.data, classes.num_classes, classes.flip_pairs)
     if config.data.class_distribution:

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_model": "humanparse.models.builder",
     "load_weights": "humanparse.models.weights",
+    "load_for_inference": "humanparse.models.weights",
     "Predictor": "humanparse.engine.predictor",
     "get_config": "humanparse.configs",
     "list_configs": "humanparse.configs",

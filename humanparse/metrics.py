@@ -14,6 +14,7 @@ from typing import Any, Dict
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from humanparse.data.labels import IGNORE_INDEX
 
@@ -60,8 +61,6 @@ class ConfusionMatrix:
 
     def all_reduce(self) -> ConfusionMatrix:
         """Sum the counts over all processes when torch.distributed is initialised; returns self."""
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             device = "cuda" if dist.get_backend() == "nccl" else "cpu"
             counts = torch.from_numpy(self.matrix).to(device)

@@ -24,21 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from humanparse.configs import load_config
-    from humanparse.engine.checkpoint import atomic_torch_save
-    from humanparse.models.builder import build_model
-    from humanparse.models.weights import load_weights, own_checkpoint
+    from humanparse.models.checkpoint_io import atomic_torch_save, checkpoint_dict
+    from humanparse.models.weights import load_for_inference
 
-    config = load_config(args.config)
-    if args.overrides:
-        config = config.override(args.overrides)
-    # the checkpoint replaces every weight: no ImageNet backbone to read first
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
-    model = build_model(config)
-    report = load_weights(model, args.input, strict=True)
-    atomic_torch_save(own_checkpoint(model, config), args.output)
-    print(report)
+    config = load_config(args.config).override(args.overrides)
+    model = load_for_inference(config, args.input)
+    atomic_torch_save(checkpoint_dict(model, model.config), args.output)
+    print(model.load_report)
     print(f"written: {args.output} (config {config.name})")
     return 0

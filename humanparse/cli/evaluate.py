@@ -27,12 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.predictor import load_model, resolve_config
+    from humanparse.engine.predictor import resolve_config
     from humanparse.engine.report import format_table, write_report
+    from humanparse.models.weights import load_for_inference
 
-    config = resolve_config(args.config).override([*args.overrides, f"data.root={args.data_root}"])
+    config = resolve_config(args.config).override(args.overrides)
+    config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)
-    model = load_model(config, args.checkpoint, args.device)
+    model = load_for_inference(config, args.checkpoint, args.device)
     results = evaluate(
         model,
         config,

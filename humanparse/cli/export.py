@@ -39,16 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.errors import ConfigError
     from humanparse.export import export_onnx, verification_sizes, verify_onnx
-    from humanparse.models.builder import build_model
-    from humanparse.models.weights import load_weights
+    from humanparse.models.weights import load_for_inference
 
     config = load_config(args.config).override(args.overrides)
     input_size = tuple(args.input_size) if args.input_size else tuple(config.eval.input_size)
     if min(input_size) < 32:
         raise ConfigError(f"--input-size must be at least 32x32, got {input_size[0]}x{input_size[1]}")
-    model = build_model(config)
-    load_weights(model, args.checkpoint)
-    model.eval()
+    model = load_for_inference(config, args.checkpoint)
     path = export_onnx(
         model,
         args.onnx,

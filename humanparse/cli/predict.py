@@ -63,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
         flip=args.flip,
         precision=args.precision,
     )
-    from humanparse.data.datasets import canonical_layout
+    from humanparse.data.labels import default_palette
 
-    voc_like = canonical_layout(config.data.dataset) in ("voc", "pascal_person_part")
-    palette = args.palette or ("voc" if voc_like else "lip")
+    palette = args.palette or default_palette(config.data.dataset)
     skipped = []
     progress = None
     if not args.no_progress:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from humanparse.data.datasets import canonical_layout
+    from humanparse.data.labels import canonical_layout
     from humanparse.data.synth import generate_dataset, layout_num_classes
 
     if args.train < 0 or args.val < 0:

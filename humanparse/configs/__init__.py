@@ -6,12 +6,12 @@ from pathlib import Path
 
 import yaml
 
-from humanparse.configs.recipes import CONFIGS, get_config, list_configs
+from humanparse.configs.recipes import get_config, list_configs
 from humanparse.configs.schema import Config, DataConfig, EvalConfig, ModelConfig, TrainConfig
 from humanparse.errors import ConfigError
 
 __all__ = [
-    "CONFIGS", "Config", "DataConfig", "EvalConfig", "ModelConfig", "TrainConfig",
+    "Config", "DataConfig", "EvalConfig", "ModelConfig", "TrainConfig",
     "get_config", "list_configs", "load_config",
 ]  # fmt: skip
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
-from humanparse.data.datasets import canonical_layout, class_info, locate_split
+from tqdm import tqdm
+
+from humanparse.data.datasets import locate_split
 from humanparse.data.io import check_same_size, read_image, read_label
+from humanparse.data.labels import canonical_layout, class_info
 from humanparse.errors import DataError
 
 
@@ -82,8 +85,6 @@ def check_sample(image_path: str, label_path: Optional[str], num_classes: int) -
 
 def check_dataset(config, splits: Sequence[str], progress_bar: bool = True) -> List[SplitReport]:
     """Check each split in turn with a tqdm bar per split; return one report per split."""
-    from tqdm import tqdm
-
     reports = []
     for split in splits:
         with tqdm(desc=f"checking {split}", unit="img", disable=not progress_bar) as bar:

@@ -37,12 +37,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from humanparse.data.io import check_same_size, read_image, read_label
-from humanparse.data.labels import get_label_set
+from humanparse.data.labels import ClassInfo, canonical_layout, class_info
+from humanparse.data.transforms import build_train_transform, build_val_transform
 from humanparse.errors import ConfigError, DataError
 
 _SHOWN_MISSING = 5
-LAYOUTS = ("lip", "cihp", "atr", "voc", "pascal_person_part", "folder")
-_ALIASES = {"synthetic": "lip", "ppp": "pascal_person_part", "pascal": "pascal_person_part"}
 
 
 @dataclass
@@ -53,15 +52,6 @@ class SplitFiles:
     image_paths: List[str]
     label_paths: Optional[List[str]]
     list_path: Optional[str] = None  # the id list they came from, for messages
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """What a dataset tells its users about its classes."""
-
-    num_classes: int
-    class_names: Tuple[str, ...]
-    flip_pairs: Tuple[Tuple[int, int], ...]
 
 
 class ParsingDataset(Dataset):
@@ -157,39 +147,8 @@ def build_dataset(config, split: str, train: bool, transform: Optional[Callable]
         raise DataError(f"split {split!r} of {data.root} has no labels; it cannot be used for training")
     classes = class_info(layout, data)
     if transform is None:
-        from humanparse.data.transforms import build_train_transform, build_val_transform
-
         transform = build_train_transform(config) if train else build_val_transform(config)
     return ParsingDataset(files, classes, transform, train)
-
-
-def canonical_layout(name: str) -> str:
-    """The layout name of `DataConfig.dataset` (aliases: `synthetic` -> lip, `ppp` -> pascal_person_part)."""
-    key = name.lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in LAYOUTS:
-        raise ConfigError(f"unknown dataset {name!r} in data.dataset; choose from {', '.join(LAYOUTS)}")
-    return key
-
-
-def dataset_classes(data) -> ClassInfo:
-    """Classes of the dataset `DataConfig` `data` names (see `class_info`)."""
-    return class_info(canonical_layout(data.dataset), data)
-
-
-def class_info(layout: str, data) -> ClassInfo:
-    """Classes of a layout: the label set for named datasets, `DataConfig.num_classes`/`flip_pairs` for folder."""
-    if layout == "folder":
-        if data.num_classes <= 0:
-            raise ConfigError("the folder dataset needs data.num_classes (e.g. --set data.num_classes=20)")
-        names = tuple(f"class_{index}" for index in range(data.num_classes))
-        pairs = tuple((int(a), int(b)) for a, b in data.flip_pairs)
-        for a, b in pairs:
-            if not (0 <= a < data.num_classes and 0 <= b < data.num_classes):
-                raise ConfigError(f"data.flip_pairs ({a}, {b}) is outside [0, {data.num_classes})")
-        return ClassInfo(data.num_classes, names, pairs)
-    label_set = get_label_set(layout)
-    return ClassInfo(label_set.num_classes, label_set.classes, label_set.flip_pairs)
 
 
 def resolve_split(layout: str, root: str, split: str, data=None) -> SplitFiles:

@@ -13,10 +13,13 @@ refused rather than silently converted.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Optional, Union
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import DataError
@@ -58,8 +61,6 @@ def check_complete(data: bytes, path: PathLike, kind: str = "file") -> None:
 
 def read_image(path: PathLike) -> np.ndarray:
     """Read an image as BGR uint8 (H, W, 3) with `cv2.IMREAD_COLOR` semantics; `DataError` names the file."""
-    import cv2
-
     data = read_bytes(path, "image")
     check_complete(data, path, "image")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
@@ -74,10 +75,6 @@ def read_label(path: PathLike, num_classes: Optional[int] = None) -> np.ndarray:
     `num_classes` K, when given, requires every value to be in [0, K) or the ignore value 255.
     Raises `DataError` naming the file for a missing, corrupt, multi-channel or 16-bit file or bad values.
     """
-    import io
-
-    from PIL import Image
-
     data = read_bytes(path, "label")
     check_complete(data, path, "label")
     try:
@@ -123,8 +120,6 @@ def check_same_size(image: np.ndarray, label: np.ndarray, image_path: PathLike, 
 
 def label_png(labels: np.ndarray, palette: str = "lip"):
     """A PIL "P"-mode image of a uint8 label map with the named palette attached."""
-    from PIL import Image
-
     image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
     image.putpalette(get_palette(palette).reshape(-1).tolist())
     return image

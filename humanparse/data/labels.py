@@ -1,4 +1,5 @@
-"""Label sets of the supported datasets: class names, left/right flip pairs and palettes.
+"""Label sets of the supported datasets: class names, left/right flip pairs, palettes, and the classes a
+`DataConfig` names (`dataset_classes`).
 
 This module is the one place that holds these values; everything else asks it.
 """
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 import numpy as np
+
+from humanparse.errors import ConfigError
 
 IGNORE_INDEX = 255
 """Label value that losses and metrics skip (the value stored in the datasets' PNGs)."""
@@ -116,3 +119,52 @@ def get_palette(name: str = "lip", num_colors: int = 256) -> np.ndarray:
     if name not in PALETTES:
         raise KeyError(f"unknown palette {name!r}; choose from {', '.join(PALETTES)}")
     return PALETTES[name](num_colors)
+
+
+# ------------------------------------------------------------------------------- the classes a config names
+LAYOUTS = ("lip", "cihp", "atr", "voc", "pascal_person_part", "folder")
+_ALIASES = {"synthetic": "lip", "ppp": "pascal_person_part", "pascal": "pascal_person_part"}
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """What a dataset tells its users about its classes."""
+
+    num_classes: int
+    class_names: Tuple[str, ...]
+    flip_pairs: Tuple[Tuple[int, int], ...]
+
+
+def canonical_layout(name: str) -> str:
+    """The layout name of `DataConfig.dataset` (aliases: `synthetic` -> lip, `ppp` -> pascal_person_part)."""
+    key = name.lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in LAYOUTS:
+        raise ConfigError(f"unknown dataset {name!r} in data.dataset; choose from {', '.join(LAYOUTS)}")
+    return key
+
+
+def dataset_classes(data) -> ClassInfo:
+    """Classes of the dataset `DataConfig` `data` names (see `class_info`)."""
+    return class_info(canonical_layout(data.dataset), data)
+
+
+def class_info(layout: str, data) -> ClassInfo:
+    """Classes of a layout: the label set for named datasets, `DataConfig.num_classes`/`flip_pairs` for folder."""
+    if layout == "folder":
+        if data.num_classes <= 0:
+            raise ConfigError("the folder dataset needs data.num_classes (e.g. --set data.num_classes=20)")
+        names = tuple(f"class_{index}" for index in range(data.num_classes))
+        pairs = tuple((int(a), int(b)) for a, b in data.flip_pairs)
+        for a, b in pairs:
+            if not (0 <= a < data.num_classes and 0 <= b < data.num_classes):
+                raise ConfigError(f"data.flip_pairs ({a}, {b}) is outside [0, {data.num_classes})")
+        return ClassInfo(data.num_classes, names, pairs)
+    label_set = get_label_set(layout)
+    return ClassInfo(label_set.num_classes, label_set.classes, label_set.flip_pairs)
+
+
+def default_palette(dataset: str) -> str:
+    """The palette a dataset's label PNGs use by default: `voc` for PASCAL VOC and Pascal-Person-Part (SCHP's),
+    `lip` otherwise."""
+    return "voc" if canonical_layout(dataset) in ("voc", "pascal_person_part") else "lip"

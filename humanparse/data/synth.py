@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 
-from humanparse.data.datasets import canonical_layout
 from humanparse.data.io import label_png
-from humanparse.data.labels import IGNORE_INDEX, get_label_set, get_palette
+from humanparse.data.labels import IGNORE_INDEX, canonical_layout, get_label_set, get_palette
 
 SYNTH_LAYOUTS = ("lip", "cihp", "atr", "voc", "ppp", "folder")
 
@@ -276,7 +276,6 @@ def _hsv_colour(rng: np.random.Generator, key: str) -> np.ndarray:
     hsv = np.array(
         [[[rng.integers(h0, h1 + 1), rng.integers(s0, s1 + 1), rng.integers(v0, v1 + 1)]]], np.uint8
     )
-    import cv2
 
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
 
@@ -309,8 +308,6 @@ def _texture(rng: np.random.Generator, key: str, shape: Tuple[int, int], unit: f
 
 def _background(rng: np.random.Generator, shape: Tuple[int, int]) -> np.ndarray:
     """A muted gradient with random shapes: rectangles, circles and lines."""
-    import cv2
-
     h, w = shape
     top, bottom = rng.uniform(40, 210, size=3), rng.uniform(40, 210, size=3)
     ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
@@ -348,8 +345,6 @@ class _Canvas:
     names: List[Tuple[str, str]]  # (canonical, ppp) names of the drawn part ids
 
     def paint(self, polygons: List[np.ndarray], texture: np.ndarray, name: Tuple[str, str]) -> None:
-        import cv2
-
         mask = np.zeros(self.parts.shape, np.uint8)
         for polygon in polygons:  # one call each: a single fillPoly call would XOR the overlaps into holes
             cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
@@ -402,8 +397,6 @@ def _draw_object(canvas: _Canvas, rng: np.random.Generator, name: str) -> None:
 
 def _occlude(canvas: _Canvas, rng: np.random.Generator) -> None:
     """A background-coloured box in front of the people (labelled background)."""
-    import cv2
-
     h, w = canvas.parts.shape
     bw, bh = int(rng.uniform(0.15, 0.35) * w), int(rng.uniform(0.1, 0.3) * h)
     x = int(rng.integers(0, w - bw)) if w > bw else 0
@@ -417,8 +410,6 @@ def render_sample(
     layout: str, size: Tuple[int, int], rng: np.random.Generator
 ) -> Tuple[np.ndarray, np.ndarray]:
     """One synthetic image (BGR uint8) and its label map (uint8, the layout's class ids)."""
-    import cv2
-
     h, w = size
     canvas = _Canvas(_background(rng, (h, w)), np.zeros((h, w), np.int16), [])
     multi = layout in ("cihp", "voc")
@@ -458,8 +449,6 @@ def _layout_labels(layout: str, canvas: _Canvas) -> np.ndarray:
             lookup[index] = _LIP_IDS[name]
     label = lookup[canvas.parts]
     if layout == "voc":  # VOC outlines every object with the ignore value
-        import cv2
-
         kernel = np.ones((3, 3), np.uint8)
         border = cv2.dilate(label, kernel) != cv2.erode(label, kernel)
         label[border] = IGNORE_INDEX
@@ -536,8 +525,6 @@ def layout_num_classes(layout: str) -> int:
 
 
 def _write_label(path: Path, label: np.ndarray, layout: str) -> None:
-    import cv2
-
     if layout == "voc":  # VOC ships palette PNGs
         label_png(label, "voc").save(path)
     elif not cv2.imwrite(str(path), label):
@@ -560,8 +547,6 @@ def generate_dataset(
     classes). With `preview`, `out/preview.png` shows the first training images beside their labels.
     `progress`, when given, is called with 1 after each written sample.
     """
-    import cv2
-
     if layout not in SYNTH_LAYOUTS:
         raise ValueError(f"unknown synthetic layout {layout!r}; choose from {', '.join(SYNTH_LAYOUTS)}")
     out = Path(out)
@@ -593,8 +578,6 @@ def generate_dataset(
 
 def write_contact_sheet(path: Path, samples: List[Tuple[np.ndarray, np.ndarray]], columns: int = 4) -> Path:
     """A PNG of images beside their labels coloured with the LIP palette (ignore pixels white)."""
-    import cv2
-
     palette = get_palette("lip")[:, ::-1].copy()  # BGR
     palette[IGNORE_INDEX] = 255
     tiles = [cv2.hconcat([image, palette[label]]) for image, label in samples]

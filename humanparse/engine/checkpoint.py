@@ -1,8 +1,9 @@
-"""Training checkpoints: atomic writes, a `latest.json` pointer, RNG state capture, pruning.
+"""Training checkpoints in a work dir: `epoch_{E}.pth` files, a `latest.json` pointer, `best.pth`, pruning,
+and the RNG state a resumed run restores.
 
-A checkpoint is a plain dict that `torch.load(path, weights_only=True)` reads back:
-{"humanparse_version", "model" (state_dict, no `module.` prefix), "config" (Config.to_dict()), "optimizer",
-"epoch" (epochs completed), "iteration" (iterations completed), "rng", "history", ["grad_scaler"]}.
+The checkpoint layout and its writer/reader are `humanparse.models.checkpoint_io`'s; a training checkpoint adds
+"optimizer", "epoch" (epochs completed), "iteration" (iterations completed), "rng", "history" and
+optionally "grad_scaler".
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from humanparse.errors import CheckpointError
+from humanparse.models.checkpoint_io import atomic_torch_save, fsync_directory, read_checkpoint
 
 LATEST_POINTER = "latest.json"
 BEST_NAME = "best.pth"
@@ -33,14 +35,11 @@ def epoch_filename(epoch: int) -> str:
     return f"epoch_{epoch}.pth"
 
 
-def atomic_torch_save(obj: Any, path: PathLike) -> Path:
-    """`torch.save` to a temporary file in the same folder, then `os.replace`: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _atomic_write_text(text: str, path: Path) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(obj, stream)
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -48,25 +47,29 @@ def atomic_torch_save(obj: Any, path: PathLike) -> Path:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-    return path
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    fsync_directory(path.parent)
 
 
 def atomic_copy(source: PathLike, destination: PathLike) -> Path:
-    """Copy a file so that `destination` is either the old or the complete new file, never a partial one."""
+    """Copy a file so that `destination` is either the old or the complete new file, never a partial one; a
+    failed copy (a full disk) removes its temporary file and raises CheckpointError."""
     destination = Path(destination)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
     )
     os.close(handle)
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, destination)
+    try:
+        shutil.copyfile(source, temporary)
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, destination)
+    except BaseException as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        if isinstance(error, OSError):
+            raise CheckpointError(f"cannot write {destination}: {error.strerror or error}") from error
+        raise
+    fsync_directory(destination.parent)
     return destination
 
 
@@ -98,15 +101,9 @@ def latest_checkpoint(work_dir: PathLike) -> Optional[Path]:
     return path
 
 
-def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
-    """Read a training checkpoint with `weights_only=True`; CheckpointError naming the file when it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+def load_training_state(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
+    """Read a training checkpoint (`read_checkpoint`) and check that it holds what `--resume` needs."""
+    state = read_checkpoint(path, map_location)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a humanparse training checkpoint (not a dict)")
     missing = [key for key in ("model", "optimizer", "epoch", "iteration", "config") if key not in state]

@@ -8,16 +8,17 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
 from humanparse.engine.tta import TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
 from humanparse.metrics import ConfusionMatrix
+from humanparse.models.inference import prepare_for_inference
 
 
 def _rank_and_world() -> tuple:
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -69,8 +70,6 @@ def evaluate(
     model.eval().to(device)
     network = model
     if optimize:
-        from humanparse.models.inference import prepare_for_inference
-
         network = prepare_for_inference(model, torch.zeros(1, 3, 65, 65, device=device))
     tta = build_tta(
         network,
@@ -85,8 +84,6 @@ def evaluate(
     rank, world = _rank_and_world()
     indices = range(rank, len(dataset), world)
     if progress and rank == 0:
-        from tqdm import tqdm
-
         indices = tqdm(indices, desc="evaluate", unit="img", dynamic_ncols=True)
     for index in indices:
         sample = dataset[index]

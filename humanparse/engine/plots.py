@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Union
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 
 def _moving_average(values: Sequence[float], window: int) -> np.ndarray:
@@ -18,7 +20,6 @@ def _moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
 def _save(figure, path: Path) -> Path:
     # the Agg canvas is used directly, so plotting never touches (or needs) a display or pyplot's global state
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(figure)
     figure.tight_layout()
@@ -32,8 +33,6 @@ def plot_training_curves(records: Iterable[Dict], out_dir: Union[str, Path]) -> 
     `records` are the log.jsonl entries: {"type": "train", "iteration", "loss", "lr", ...} and
     {"type": "eval", "epoch", "mIoU", ...}.
     """
-    from matplotlib.figure import Figure
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = list(records)

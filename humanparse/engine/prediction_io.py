@@ -6,9 +6,11 @@ import glob
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 
 from humanparse.data.io import label_png
+from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -57,10 +59,6 @@ def check_unique_stems(paths: Sequence[Path]) -> None:
 
 def overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: str = "lip") -> np.ndarray:
     """The photo blended with the label colours (background and ignore kept as the photo), BGR uint8."""
-    import cv2
-
-    from humanparse.data.labels import IGNORE_INDEX, get_palette
-
     colours = get_palette(palette)[labels][..., ::-1]  # palette is RGB, OpenCV writes BGR
     blended = cv2.addWeighted(image_bgr, 1 - OVERLAY_WEIGHT, np.ascontiguousarray(colours), OVERLAY_WEIGHT, 0)
     keep = (labels == 0) | (labels == IGNORE_INDEX)
@@ -77,8 +75,6 @@ def write_outputs(
     logits: Optional[np.ndarray] = None,
 ) -> List[Path]:
     """Write `<stem>.png`, and `<stem>_overlay.jpg` when `image` / `<stem>_logits.npy` (float16) when `logits`."""
-    import cv2
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(source).stem

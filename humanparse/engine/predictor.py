@@ -15,8 +15,13 @@ import torch
 from torch import nn
 
 from humanparse.configs import Config, load_config
+from humanparse.data.io import read_image
+from humanparse.data.labels import dataset_classes
+from humanparse.data.transforms import build_val_transform
 from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import CheckpointError, ConfigError, DataError
+from humanparse.models.inference import prepare_for_inference
+from humanparse.models.weights import load_for_inference
 
 ImageInput = Union[str, Path, np.ndarray]
 
@@ -24,16 +29,6 @@ ImageInput = Union[str, Path, np.ndarray]
 def resolve_config(config: Union[str, Path, Config]) -> Config:
     """A Config from a recipe name, a YAML path or a Config."""
     return config if isinstance(config, Config) else load_config(str(config))
-
-
-def load_model(config: Config, checkpoint: Union[str, Path], device: str = "cpu") -> nn.Module:
-    """Build `config`'s network, load `checkpoint` (CheckpointError when it is missing or does not fit), eval."""
-    from humanparse.models.builder import build_model
-    from humanparse.models.weights import load_weights
-
-    model = build_model(config)
-    load_weights(model, str(checkpoint))
-    return model.eval().to(device)
 
 
 def onnx_forward(path: Union[str, Path]) -> Forward:
@@ -90,9 +85,6 @@ class Predictor:
         precision: str = "fp32",
         optimize: bool = True,
     ) -> None:
-        from humanparse.data.datasets import dataset_classes
-        from humanparse.data.transforms import build_val_transform
-
         self.config = resolve_config(config)
         self.device = torch.device(device)
         if forward is None:
@@ -100,11 +92,9 @@ class Predictor:
             if owned:
                 if checkpoint is None:
                     raise CheckpointError("Predictor needs a checkpoint, a model or a forward function")
-                model = load_model(self.config, checkpoint, device)
+                model = load_for_inference(self.config, checkpoint, device)
             self.model = model.eval().to(self.device)
             if optimize:
-                from humanparse.models.inference import prepare_for_inference
-
                 example = torch.zeros(1, 3, 65, 65, device=self.device)
                 self.model = prepare_for_inference(self.model, example, inplace=owned)
             forward = model_forward(self.model, self.config.eval.output, precision)
@@ -120,8 +110,6 @@ class Predictor:
 
     def _prepare(self, image: ImageInput) -> Dict[str, Any]:
         if isinstance(image, (str, Path)):
-            from humanparse.data.io import read_image
-
             image = read_image(image)
         if (
             not isinstance(image, np.ndarray)

@@ -20,12 +20,20 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from tqdm import tqdm
 
-from humanparse import __version__
 from humanparse.configs import Config
+from humanparse.data.datasets import build_dataset
+from humanparse.data.transforms import mix_batch
 from humanparse.engine import checkpoint as ckpt
 from humanparse.engine import distributed as dist_utils
+from humanparse.engine.evaluator import evaluate
+from humanparse.engine.plots import plot_training_curves
 from humanparse.errors import ConfigError, DataError, HumanParseError
+from humanparse.losses import build_loss
+from humanparse.losses.cdg import mixup_loss
+from humanparse.models.builder import build_model
+from humanparse.models.checkpoint_io import checkpoint_dict
 
 # Everything a run writes; --overwrite deletes only these, never other files a user keeps in the folder.
 RUN_FILES = ("config.yaml", "log.jsonl", "train.log", ckpt.LATEST_POINTER, ckpt.BEST_NAME, "loss.png", "lr.png",
@@ -229,10 +237,6 @@ class Trainer:
 
     # ---------------------------------------------------------------- set-up
     def _build(self) -> None:
-        from humanparse.data.datasets import build_dataset
-        from humanparse.losses import build_loss
-        from humanparse.models.builder import build_model
-
         config, context = self.config, self.context
         seed = config.train.seed
         # the same seed on every rank: identical initial weights, dropout streams and mixup decisions
@@ -308,7 +312,7 @@ class Trainer:
         return {"loader": self.loader_generator, "mixup": self.mixup_generator}
 
     def _restore(self, model: nn.Module) -> None:
-        state = ckpt.load_checkpoint(self.resume_from)
+        state = ckpt.load_training_state(self.resume_from)
         check_resumable(self.config, state["config"], self.resume_from)
         model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -390,8 +394,6 @@ class Trainer:
     def _progress_bar(self):
         if not self.progress:
             return None
-        from tqdm import tqdm
-
         return tqdm(total=self.max_iterations, initial=self.iteration, unit="it", dynamic_ncols=True)
 
     def _train_epoch(self, bar) -> None:
@@ -451,9 +453,6 @@ class Trainer:
         config = self.config
         images = batch["image"]
         if use_mixup:
-            from humanparse.data.transforms import mix_batch
-            from humanparse.losses.cdg import mixup_loss
-
             batch, batch_perm = mix_batch(batch, config.train.mixup_lambda, self.mixup_generator)
             images = batch["image"]
         if self.channels_last:
@@ -520,9 +519,6 @@ class Trainer:
                 self._plot()
 
     def _evaluate(self) -> bool:
-        from humanparse.data.datasets import build_dataset
-        from humanparse.engine.evaluator import evaluate
-
         if self._val_dataset is None:
             self._val_dataset = build_dataset(self.config, self.config.data.val_split, train=False)
         metrics = evaluate(
@@ -551,8 +547,6 @@ class Trainer:
                 + (f", pixel accuracy {100 * summary['pixel_acc']:.2f}%" if "pixel_acc" in summary else "")
             )
             if self.progress:
-                from tqdm import tqdm
-
                 tqdm.write(message)
         return improved
 
@@ -566,16 +560,15 @@ class Trainer:
             ranks = [None] * self.context.world_size
             torch.distributed.all_gather_object(ranks, rng_state)
         if self.is_main:
-            state = {
-                "humanparse_version": __version__,
-                "model": dist_utils.unwrap_model(self.model).state_dict(),
-                "config": self.config.to_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch,
-                "iteration": self.iteration,
-                "rng": {"ranks": ranks},
-                "history": self.history,
-            }
+            state = checkpoint_dict(
+                self.model,
+                self.config,
+                optimizer=self.optimizer.state_dict(),
+                epoch=self.epoch,
+                iteration=self.iteration,
+                rng={"ranks": ranks},
+                history=self.history,
+            )
             if self.use_amp:
                 state["grad_scaler"] = self.scaler.state_dict()
             path = ckpt.save_checkpoint(state, self.work_dir, self.epoch)
@@ -588,8 +581,6 @@ class Trainer:
         dist_utils.barrier()
 
     def _plot(self) -> None:
-        from humanparse.engine.plots import plot_training_curves
-
         plot_training_curves(self.json_log.records(), self.work_dir)
 
 

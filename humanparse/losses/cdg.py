@@ -19,6 +19,7 @@ from humanparse.configs import Config
 from humanparse.data.labels import IGNORE_INDEX
 from humanparse.errors import ConfigError
 from humanparse.losses.lovasz import lovasz_softmax
+from humanparse.registry import register_loss
 
 PARSING_WEIGHTS = (("seg_aux", 0.4), ("seg_decoder", 1.0), ("seg", 1.0))
 CLASS_DISTRIBUTION_WEIGHT = 45.0
@@ -26,6 +27,7 @@ CLASS_DISTRIBUTION_WEIGHT = 45.0
 LossDict = Dict[str, torch.Tensor]
 
 
+@register_loss("cdg")
 class CDGLoss(nn.Module):
     """``loss(outputs, batch)`` with batch keys "label", "edge", "hgt", "wgt"; returns the total and each term."""
 

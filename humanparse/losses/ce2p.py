@@ -13,6 +13,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.data.labels import IGNORE_INDEX
+from humanparse.registry import register_loss
 
 
 def edge_class_weights(edge: torch.Tensor) -> torch.Tensor:
@@ -33,6 +34,7 @@ def edge_loss(logits: torch.Tensor, edge: torch.Tensor, normalized: bool = True)
     return per_pixel.sum() / (edge != IGNORE_INDEX).sum().clamp(min=1)
 
 
+@register_loss("ce2p")
 class CE2PLoss(nn.Module):
     """`loss(outputs, batch)` on {"seg_stage1", "seg", "edge"} against batch["label"] and batch["edge"]."""
 

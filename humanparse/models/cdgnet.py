@@ -15,6 +15,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.builder import require
 from humanparse.models.context import (
     PSPModule,
     abn,
@@ -24,6 +25,7 @@ from humanparse.models.context import (
     relu,
     upsample,
 )
+from humanparse.registry import register_arch
 
 # tjpulkl/CDGNet hard-codes the class-distribution length as 473 // 4 whatever the crop size.
 CLASS_DISTRIBUTION_LENGTH = 473 // 4
@@ -187,20 +189,24 @@ class CDGNet(nn.Module):
         }
 
 
+def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Official CDGNet keys (``module.`` optional, flat ``conv1.``/``layerN.``) to this model's keys."""
+    return convert_official_keys(state_dict)
+
+
+@register_arch("cdgnet", converter=convert_checkpoint)
 def build(config: Config) -> CDGNet:
     """CDGNet for `config.model` (num_classes, backbone_depth, width, stage_blocks).
 
     ``input_size`` does not change the network: the official code fixes the class-distribution length at 118.
     """
     model = config.model
+    # the official network is fixed: deep stem, output stride 16
+    require(model, "backbone_stem", ("deep",))
+    require(model, "output_stride", (16,))
     return CDGNet(
         num_classes=model.num_classes,
         depth=model.backbone_depth,
         width=model.width,
         stage_blocks=model.stage_blocks,
     )
-
-
-def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Official CDGNet keys (``module.`` optional, flat ``conv1.``/``layerN.``) to this model's keys."""
-    return convert_official_keys(state_dict)

@@ -2,7 +2,7 @@
 
 Head attribute names and Sequential indices follow SSSegmentation (`ppm_net`, `edge_net`, `shortcut`,
 `decoder_stage1`, `decoder_stage2`), so its checkpoints only need `backbone_net.` renamed to `backbone.`.
-Every resize is bilinear with align_corners=False (docs: shared/spec/ce2p.md section 2).
+Every resize is bilinear with align_corners=False, as in SSSegmentation.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.blocks import PyramidConv2d, conv_bn_lrelu, resize
+from humanparse.models.builder import require
+from humanparse.registry import register_arch
 
 
 class PyramidPoolingModule(nn.Module):
@@ -109,9 +111,21 @@ class CE2P(nn.Module):
         return outputs
 
 
+def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """SSSegmentation CE2P weights (`backbone_net.` keys) to ours (`backbone.`); other keys are unchanged."""
+    prefix = "backbone_net."
+    return {
+        ("backbone." + key[len(prefix) :]) if key.startswith(prefix) else key: value
+        for key, value in state_dict.items()
+    }
+
+
+@register_arch("ce2p", converter=convert_checkpoint)
 def build(config: Config) -> CE2P:
     """CE2P for `config.model` (depth, stem, output stride, width, stage_blocks, num_classes)."""
     model = config.model
+    require(model, "backbone_stem", ("v1c", "deep"))
+    require(model, "output_stride", (8, 16))
     return CE2P(
         num_classes=model.num_classes,
         depth=model.backbone_depth,
@@ -120,12 +134,3 @@ def build(config: Config) -> CE2P:
         stage_blocks=model.stage_blocks,
         stem=model.backbone_stem,
     )
-
-
-def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """SSSegmentation CE2P weights (`backbone_net.` keys) to ours (`backbone.`); other keys are unchanged."""
-    prefix = "backbone_net."
-    return {
-        ("backbone." + key[len(prefix) :]) if key.startswith(prefix) else key: value
-        for key, value in state_dict.items()
-    }

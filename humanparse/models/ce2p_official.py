@@ -19,7 +19,9 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.builder import require
 from humanparse.models.context import PSPModule, abn, convert_official_keys, leaky_relu, upsample
+from humanparse.registry import register_arch
 
 # InPlace-ABN's default eps, used by every norm of both references
 INPLACE_ABN_EPS = 1e-5
@@ -128,19 +130,6 @@ class AugmentedCE2P(nn.Module):
         return {"seg": seg, "seg_stage1": seg_stage1, "edge": edge}
 
 
-def build(config: Config) -> AugmentedCE2P:
-    """The official CE2P / SCHP network for `config.model` (num_classes, backbone, width, stage_blocks)."""
-    model = config.model
-    return AugmentedCE2P(
-        num_classes=model.num_classes,
-        depth=model.backbone_depth,
-        stem=model.backbone_stem,
-        output_stride=model.output_stride,
-        width=model.width,
-        stage_blocks=model.stage_blocks,
-    )
-
-
 def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """SCHP or liutinglt/CE2P weights (``module.`` optional) to this model's keys and plain-BN values.
 
@@ -170,3 +159,19 @@ def _our_key(prefix: str, is_norm: bool) -> str:
     head, _, rest = prefix.partition(".")
     prefix = _CE2P_HEAD_NAMES.get(head, head) + ("." + rest if rest else "")
     return prefix + ".0" if is_norm else prefix
+
+
+@register_arch("ce2p_official", converter=convert_checkpoint)
+def build(config: Config) -> AugmentedCE2P:
+    """The official CE2P / SCHP network for `config.model` (num_classes, backbone, width, stage_blocks)."""
+    model = config.model
+    require(model, "backbone_stem", ("v1c", "deep"))
+    require(model, "output_stride", (8, 16))
+    return AugmentedCE2P(
+        num_classes=model.num_classes,
+        depth=model.backbone_depth,
+        stem=model.backbone_stem,
+        output_stride=model.output_stride,
+        width=model.width,
+        stage_blocks=model.stage_blocks,
+    )

@@ -15,6 +15,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
+from humanparse.models.builder import require
 from humanparse.models.context import (
     abn,
     conv_bn_act,
@@ -24,6 +25,7 @@ from humanparse.models.context import (
     pcm,
     upsample,
 )
+from humanparse.registry import register_arch
 
 
 def _cbl(in_channels: int, out_channels: int, kernel_size: int, dims: int = 2) -> nn.Sequential:
@@ -339,9 +341,18 @@ class CSENet(nn.Module):
         }
 
 
+def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Official CSENet keys (``module.`` optional, flat ``conv1.``/``layerN.``) to this model's keys."""
+    return convert_official_keys(state_dict)
+
+
+@register_arch("csenet", converter=convert_checkpoint)
 def build(config: Config) -> CSENet:
     """CSENet for `config.model` (num_classes, input_size, backbone_depth, width, stage_blocks)."""
     model = config.model
+    # the official network is fixed: deep stem, output stride 16
+    require(model, "backbone_stem", ("deep",))
+    require(model, "output_stride", (16,))
     return CSENet(
         num_classes=model.num_classes,
         input_size=tuple(model.input_size),
@@ -349,8 +360,3 @@ def build(config: Config) -> CSENet:
         width=model.width,
         stage_blocks=model.stage_blocks,
     )
-
-
-def convert_checkpoint(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Official CSENet keys (``module.`` optional, flat ``conv1.``/``layerN.``) to this model's keys."""
-    return convert_official_keys(state_dict)

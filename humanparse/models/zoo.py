@@ -6,17 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
+import torch
+
+from humanparse.configs import get_config, list_configs
 from humanparse.errors import CheckpointError
 
-# File names of weights published behind links that do not name the file (Google Drive, Baidu).
-_FILE_NAMES = {
-    "ce2p_official_resnet101_lip": "LIP_epoch_149.pth",
-    "cdgnet_resnet101_lip": "LIP_epoch_149.pth",
-    "csenet_resnet101_lip": "LIP_epoch_Best.pth",
-    "schp_resnet101_lip": "exp-schp-201908261155-lip.pth",
-    "schp_resnet101_atr": "exp-schp-201908301523-atr.pth",
-    "schp_resnet101_pascal": "exp-schp-201908270938-pascal-person-part.pth",
-}
 _MANUAL_HOSTS = ("drive.google.com", "pan.baidu.com")
 
 
@@ -35,14 +29,13 @@ class ZooEntry:
 
 
 def zoo_table() -> Dict[str, ZooEntry]:
-    """Every named config that has published weights."""
-    from humanparse.configs import get_config, list_configs
-
+    """Every named config that has published weights, cached under its recipe's `published["weights_file"]`."""
     table = {}
     for name in list_configs():
-        url = get_config(name).published.get("weights_url", "")
+        published = get_config(name).published
+        url = published.get("weights_url", "")
         if url:
-            file_name = _FILE_NAMES.get(name, url.rstrip("/").rsplit("/", 1)[-1])
+            file_name = published.get("weights_file") or url.rstrip("/").rsplit("/", 1)[-1]
             table[name] = ZooEntry(name, url, file_name)
     return table
 
@@ -54,8 +47,6 @@ def get_entry(name: str) -> Optional[ZooEntry]:
 
 def cached_path(entry: ZooEntry) -> Path:
     """Where the torch hub cache keeps (or would keep) the entry's file."""
-    import torch
-
     return Path(torch.hub.get_dir()) / "checkpoints" / entry.file_name
 
 
@@ -79,7 +70,6 @@ def resolve(name: str, download: bool = True) -> Path:
         )
     if not download:
         raise CheckpointError(f"weights of {name!r} are not in the cache ({path}) and downloading is off")
-    import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -32,9 +32,9 @@ def tiny_model(config: Config, seed: int = 0) -> torch.nn.Module:
 
 def save_checkpoint(config: Config, path: Path, seed: int = 0) -> Path:
     """A humanparse weights file of `tiny_model(config, seed)`."""
-    from humanparse.models.weights import own_checkpoint
+    from humanparse.models.checkpoint_io import checkpoint_dict
 
-    torch.save(own_checkpoint(tiny_model(config, seed), config), path)
+    torch.save(checkpoint_dict(tiny_model(config, seed), config), path)
     return path
 
 

@@ -11,6 +11,7 @@ import torch
 
 from humanparse.engine import checkpoint as ckpt
 from humanparse.errors import CheckpointError
+from humanparse.models.checkpoint_io import atomic_torch_save
 
 
 class _Unpicklable:
@@ -34,8 +35,8 @@ def _state(epoch: int, iteration: int) -> dict:
 def test_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):
     path = ckpt.save_checkpoint(_state(1, 10), tmp_path, 1)
     before = path.read_bytes()
-    with pytest.raises(RuntimeError, match="disk full"):
-        ckpt.atomic_torch_save({"model": _Unpicklable()}, path)
+    with pytest.raises(CheckpointError, match=r"cannot write .*epoch_1.pth: disk full"):
+        atomic_torch_save({"model": _Unpicklable()}, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "latest.json"]
 
@@ -53,20 +54,20 @@ def test_checkpoint_loads_with_weights_only_and_pointer_names_it(tmp_path):
     raw = torch.load(latest, weights_only=True)  # the plain torch call, as the engine API promises
     assert raw["epoch"] == 2 and raw["iteration"] == 20
     assert torch.equal(raw["model"]["w"], torch.full((2, 2), 2.0))
-    assert ckpt.load_checkpoint(latest)["history"] == [{"epoch": 2, "loss": 1.5, "mIoU": None}]
+    assert ckpt.load_training_state(latest)["history"] == [{"epoch": 2, "loss": 1.5, "mIoU": None}]
 
 
 def test_unreadable_or_foreign_checkpoints_raise_checkpoint_error_naming_the_file(tmp_path):
     with pytest.raises(CheckpointError, match="missing.pth"):
-        ckpt.load_checkpoint(tmp_path / "missing.pth")
+        ckpt.load_training_state(tmp_path / "missing.pth")
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="garbage.pth"):
-        ckpt.load_checkpoint(garbage)
+        ckpt.load_training_state(garbage)
     weights = tmp_path / "weights.pth"
     torch.save({"model": {}}, weights)
     with pytest.raises(CheckpointError, match=r"weights.pth .*missing optimizer"):
-        ckpt.load_checkpoint(weights)
+        ckpt.load_training_state(weights)
     (tmp_path / "latest.json").write_text(json.dumps({"checkpoint": "epoch_9.pth"}))
     with pytest.raises(CheckpointError, match="epoch_9.pth"):
         ckpt.latest_checkpoint(tmp_path)
@@ -76,7 +77,7 @@ def test_rng_state_round_trip_through_a_weights_only_file(tmp_path):
     loader = torch.Generator().manual_seed(7)
     torch.manual_seed(1), np.random.seed(2), random.seed(3)
     state = ckpt.capture_rng_state({"loader": loader})
-    path = ckpt.atomic_torch_save(state, tmp_path / "rng.pth")
+    path = atomic_torch_save(state, tmp_path / "rng.pth")
 
     def draw():
         return (

@@ -83,7 +83,9 @@ def train_case(tmp_path_factory):
     return fixture, outputs, batch
 
 
-@pytest.mark.parametrize("dtype, bound", [(torch.float64, FLOAT64_BOUND), (torch.float32, FLOAT32_TRAIN_BOUND)])
+@pytest.mark.parametrize(
+    "dtype, bound", [(torch.float64, FLOAT64_BOUND), (torch.float32, FLOAT32_TRAIN_BOUND)]
+)
 def test_train_outputs_match_sssegmentation(train_case, dtype, bound):
     fixture, outputs, batch = train_case
     assert set(outputs[dtype]) == {"seg", "seg_stage1", "edge"}

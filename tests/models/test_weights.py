@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +10,8 @@ import humanparse
 from humanparse.cli import main as cli_main
 from humanparse.errors import CheckpointError
 from humanparse.models.backbones.resnet import ResNet
-from humanparse.models.weights import OWN_FORMAT_KEY, load_imagenet_backbone, load_weights
+from humanparse.models.checkpoint_io import OWN_FORMAT_KEY, load_imagenet_backbone
+from humanparse.models.weights import load_weights
 
 TINY = "ce2p_tiny_synthetic"
 
@@ -80,8 +82,14 @@ def test_unreadable_sources_name_the_file(tmp_path):
         load_weights(model, text)
     code = tmp_path / "code.pth"
     torch.save({"model": shutil.Error("needs code to unpickle")}, code)
-    with pytest.raises(CheckpointError, match="weights_only"):
+    with pytest.raises(CheckpointError, match=r"code.pth: .*shutil.Error") as refused:
         load_weights(model, code)
+    assert "weights_only=False" not in str(refused.value) and "weights_only` set to `False" not in str(refused.value)
+    random_bytes = tmp_path / "random.pth"
+    random_bytes.write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(CheckpointError, match="random.pth: .*not a PyTorch weights file") as refused:
+        load_weights(model, random_bytes)
+    assert "weights_only" not in str(refused.value)
     tensor = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor)
     with pytest.raises(CheckpointError, match="not a checkpoint"):

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict
 
 import numpy as np
 
+from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms.affine import AffineTrainTransform
 from humanparse.data.transforms.mixup import mix_batch
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
@@ -28,8 +29,6 @@ PROTOCOLS = ("resize", "affine")
 
 def build_train_transform(config) -> TrainTransform:
     """The train augmentation `config.data.pipeline` names, with the dataset's classes and flip pairs."""
-    from humanparse.data.datasets import dataset_classes  # datasets builds transforms: import late
-
     pipeline = config.data.pipeline
     if pipeline not in PIPELINES:
         raise ConfigError(f"unknown data.pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")

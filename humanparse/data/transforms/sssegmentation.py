@@ -1,4 +1,4 @@
-"""SSSegmentation 1.7.0's train augmentation for CE2P (spec ce2p.md section 4).
+"""SSSegmentation 1.7.0's train augmentation for CE2P.
 
 LIP/CIHP/ATR (`pipeline="sssegmentation"`): square random resize, random crop with the one-category check,
 flip with the dataset's label swaps, random rotation, photometric distortion, edges, normalisation, centred

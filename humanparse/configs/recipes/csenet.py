@@ -1,0 +1,52 @@
+"""CSENet (Image and Vision Computing 2024) as tjpulkl/BSSGNet trains and evaluates it."""
+
+from __future__ import annotations
+
+from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, official_affine_data
+from humanparse.configs.schema import Config, EvalConfig, ModelConfig, TrainConfig
+from humanparse.registry import register_recipe
+
+
+@register_recipe("csenet_resnet101_lip")
+def csenet_lip() -> Config:
+    return Config(
+        name="csenet_resnet101_lip",
+        description="CSENet (Image and Vision Computing 2024) as tjpulkl/BSSGNet builds and trains it",
+        model=ModelConfig(
+            arch="csenet",
+            num_classes=20,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
+            input_size=(473, 473),
+        ),
+        data=official_affine_data(
+            "lip", (473, 473), photometric_block=True, blur_passes=2, class_distribution=True
+        ),
+        train=TrainConfig(
+            epochs=150,
+            batch_size=16,
+            lr=2.5e-3,
+            loss="cdg",
+            align_corners=True,
+            mixup_prob=0.3,
+            mixup_lambda=0.7,
+            drop_last=False,
+        ),
+        eval=EvalConfig(
+            protocol="affine",
+            input_size=(473, 473),
+            scales=[0.75, 1.0, 1.25],
+            flip=True,
+            miou_over="all",
+            truncate_center=True,
+        ),
+        published={
+            "source": "tjpulkl/BSSGNet README",
+            "miou": 61.27,
+            "protocol": "scales 0.75/1/1.25 + flip",
+            "weights_url": "https://pan.baidu.com/s/1-9pR_ycvqkWBnDoKyI2nUw?pwd=bb9c",
+            "weights_file": "csenet_resnet101_lip-LIP_epoch_Best.pth",
+            "imagenet_url": IMAGENET_DEEP_STEM,
+        },
+    )

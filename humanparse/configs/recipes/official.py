@@ -1,0 +1,96 @@
+"""CE2P as the official liutinglt/CE2P code trains it, and SCHP's "Augmented CE2P" inference configs."""
+
+from __future__ import annotations
+
+from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, official_affine_data
+from humanparse.configs.schema import Config, EvalConfig, ModelConfig, TrainConfig
+from humanparse.data.labels import get_label_set
+from humanparse.registry import register_recipe
+
+
+@register_recipe("ce2p_official_resnet101_lip")
+def ce2p_official_lip() -> Config:
+    return Config(
+        name="ce2p_official_resnet101_lip",
+        description="CE2P as the official liutinglt/CE2P code builds and trains it (InPlace-ABN semantics)",
+        model=ModelConfig(
+            arch="ce2p_official",
+            num_classes=20,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
+            input_size=(384, 384),
+        ),
+        data=official_affine_data("lip", (384, 384)),
+        train=TrainConfig(
+            epochs=150, batch_size=96, lr=1e-3, min_lr=0.0, loss="ce2p", align_corners=True, drop_last=False
+        ),
+        eval=EvalConfig(protocol="affine", input_size=(384, 384), miou_over="all", truncate_center=True),
+        published={
+            "source": "liutinglt/CE2P README",
+            "miou": 53.88,
+            "protocol": "single scale, no flip, 384x384",
+            "weights_url": "https://drive.google.com/open?id=1rzLU-wK6rEorCNJfwrmIu5hY2wRMyKTK",
+            "weights_file": "ce2p_official_resnet101_lip-LIP_epoch_149.pth",
+            "imagenet_url": IMAGENET_DEEP_STEM,
+        },
+    )
+
+
+# key -> (dataset, input size, published mIoU, weights URL, the file name the authors gave it)
+_SCHP = {
+    "lip": (
+        "lip",
+        (473, 473),
+        59.36,
+        "https://drive.google.com/file/d/1k4dllHpu0bdx38J7H28rVVLpU-kOHmnH",
+        "exp-schp-201908261155-lip.pth",
+    ),
+    "atr": (
+        "atr",
+        (512, 512),
+        82.29,
+        "https://drive.google.com/file/d/1ruJg4lqR_jgQPj-9K0PP-L2vJERYOxLP",
+        "exp-schp-201908301523-atr.pth",
+    ),
+    "pascal": (
+        "pascal_person_part",
+        (512, 512),
+        71.46,
+        "https://drive.google.com/file/d/1E5YwNKW2VOEayK9mWCS3Kpsxf-3z04ZE",
+        "exp-schp-201908270938-pascal-person-part.pth",
+    ),
+}
+
+
+def schp(key: str) -> Config:
+    """The SCHP inference config of `simple_extractor.py --dataset {lip,atr,pascal}`."""
+    dataset, size, miou, url, file_name = _SCHP[key]
+    return Config(
+        name=f"schp_resnet101_{key}",
+        description=f"SCHP's Augmented CE2P on {dataset} (inference config of simple_extractor.py)",
+        model=ModelConfig(
+            arch="ce2p_official",
+            num_classes=get_label_set(dataset).num_classes,
+            backbone_depth=101,
+            backbone_stem="deep",
+            output_stride=16,
+            input_size=size,
+        ),
+        data=official_affine_data(dataset, size, normalization="bgr"),
+        train=TrainConfig(
+            epochs=150, batch_size=48, lr=7e-3, loss="ce2p", align_corners=True, drop_last=False
+        ),
+        eval=EvalConfig(protocol="affine", input_size=size, miou_over="all"),
+        published={
+            "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
+            "miou": miou,
+            "protocol": "single scale",
+            "weights_url": url,
+            "weights_file": file_name,
+        },
+    )
+
+
+for _key in _SCHP:
+    register_recipe(f"schp_resnet101_{_key}")(lambda k=_key: schp(k))

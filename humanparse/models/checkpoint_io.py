@@ -1,0 +1,231 @@
+"""The one checkpoint layout, its one writer and its one reader.
+
+A humanparse checkpoint is a plain dict that `torch.load(path, weights_only=True)` reads back:
+``{"humanparse_version", "format": "humanparse", "model": state_dict (no `module.` prefix), "config": dict}``,
+plus, in training checkpoints, ``"optimizer", "epoch", "iteration", "rng", "history"[, "grad_scaler"]``.
+`checkpoint_dict` builds it, `atomic_torch_save` writes it, `read_checkpoint` reads any weights file, and
+`unwrap` finds the state dict inside a reference's layout too (SSSegmentation, SCHP, the official flat files).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from humanparse import __version__
+from humanparse.errors import CheckpointError
+
+OWN_FORMAT_KEY = "humanparse_version"
+OWN_FORMAT = "humanparse"
+_LIST_LIMIT = 10
+
+StateDict = Dict[str, torch.Tensor]
+PathLike = Union[str, Path]
+
+
+def checkpoint_dict(model: nn.Module, config: Optional[Any] = None, **training_state: Any) -> Dict[str, Any]:
+    """The checkpoint layout for `model` (its bare state dict, on the CPU) and `config` (default `model.config`).
+
+    `training_state` (optimizer, epoch, iteration, rng, history, grad_scaler) is added as given.
+    """
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    config = config if config is not None else getattr(model, "config", None)
+    return {
+        OWN_FORMAT_KEY: __version__,
+        "format": OWN_FORMAT,
+        "model": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        "config": config.to_dict() if config is not None else {},
+        **training_state,
+    }
+
+
+def fsync_directory(folder: PathLike) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def atomic_torch_save(obj: Any, path: PathLike) -> Path:
+    """`torch.save` to a temporary file in the same folder, fsync, then `os.replace`: a reader never sees half a
+    file, and a failed write (a full disk) leaves no temporary file behind and raises CheckpointError."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from error
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(obj, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        if isinstance(error, (OSError, RuntimeError)):
+            reason = (
+                error.strerror
+                if isinstance(error, OSError) and error.strerror
+                else str(error).splitlines()[0]
+            )
+            raise CheckpointError(f"cannot write {path}: {reason}") from error
+        raise
+    fsync_directory(path.parent)
+    return path
+
+
+def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
+    """`torch.load(weights_only=True)` with a CheckpointError naming the file for every failure.
+
+    A file that needs code to unpickle is refused as not a weights file; torch's advice to retry with
+    `weights_only=False` is dropped on purpose, since that would run the code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # unpickling errors come as several types
+        raise CheckpointError(f"{path}: not a readable weights file ({_load_failure(error)})") from error
+
+
+def _load_failure(error: Exception) -> str:
+    """The real cause of a failed weights-only load, without torch's advice to retry with weights_only=False."""
+    text = str(error)
+    global_name = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if global_name:
+        return f"it holds a Python object ({global_name.group(1)}) that only code could rebuild; it is not loaded"
+    if "WeightsUnpickler error" in text or isinstance(error, (IndexError, EOFError, ValueError)) or not text:
+        return "not a PyTorch weights file, or a damaged one"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first
+
+
+def _is_state_dict(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) > 0
+        and all(isinstance(k, str) for k in value)
+        and any(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def unwrap(checkpoint: Any, path: str = "<checkpoint>") -> Tuple[StateDict, str]:
+    """The state dict inside a checkpoint (no ``module.`` prefix) and the name of its format.
+
+    Formats: ``humanparse`` (`checkpoint_dict`), ``sssegmentation`` (``{'model': sd}``), ``schp``
+    (``{'state_dict': sd}``), ``official`` (a flat state dict).
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(
+            f"{path}: not a checkpoint (a {type(checkpoint).__name__}, not a dict of tensors)"
+        )
+    if _is_state_dict(checkpoint.get("model")):
+        state, fmt = checkpoint["model"], OWN_FORMAT if OWN_FORMAT_KEY in checkpoint else "sssegmentation"
+    elif _is_state_dict(checkpoint.get("state_dict")):
+        state, fmt = checkpoint["state_dict"], "schp"
+    elif _is_state_dict(checkpoint):
+        state, fmt = checkpoint, "official"
+    else:
+        raise CheckpointError(
+            f"{path}: no state dict found (top-level keys: {abbreviate([str(k) for k in checkpoint])})"
+        )
+    state = {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+    if all(key.startswith("module.") for key in state):
+        state = {key[len("module.") :]: value for key, value in state.items()}
+    return dict(state), fmt
+
+
+def abbreviate(keys: List[str]) -> str:
+    """The first keys of a list, with a count of the rest."""
+    shown = ", ".join(keys[:_LIST_LIMIT])
+    return shown + (f", ... ({len(keys) - _LIST_LIMIT} more)" if len(keys) > _LIST_LIMIT else "")
+
+
+@dataclass
+class LoadReport:
+    """What a weights file held and how it fitted the model."""
+
+    path: str
+    format: str
+    converted: int
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: List[str] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every model entry was loaded and nothing was left over."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"weights: {self.path}", f"format: {self.format}", f"entries loaded: {self.converted}"]
+        for title, keys in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("shape mismatch", self.mismatched),
+        ):
+            if keys:
+                lines.append(f"{title} ({len(keys)}): {abbreviate(keys)}")
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)
+
+
+def compare_shapes(
+    expected: Mapping[str, Tuple[int, ...]], given: Mapping[str, Tuple[int, ...]]
+) -> Tuple[List[str], List[str], List[str]]:
+    """(missing, unexpected, mismatched) keys of `given` against `expected`, each a list of strings."""
+    missing = [key for key in expected if key not in given]
+    unexpected = [key for key in given if key not in expected]
+    mismatched = [
+        f"{key} {tuple(given[key])} vs model {tuple(expected[key])}"
+        for key in expected
+        if key in given and tuple(given[key]) != tuple(expected[key])
+    ]
+    return missing, unexpected, mismatched
+
+
+def shapes(state: Mapping[str, torch.Tensor]) -> Dict[str, Tuple[int, ...]]:
+    """key -> shape of a state dict."""
+    return {key: tuple(value.shape) for key, value in state.items()}
+
+
+def load_imagenet_backbone(backbone: nn.Module, path: PathLike) -> LoadReport:
+    """ImageNet weights into a ResNet: OpenMMLab V1c (`stem.N`, optionally under 'state_dict') or the deep-stem
+    `conv1/bn1` layout. `fc.*` is dropped; anything else missing or left over is a CheckpointError.
+
+    Old files without `num_batches_tracked` buffers are accepted (those buffers keep their zeros).
+    """
+    state, fmt = unwrap(read_checkpoint(path), str(path))
+    state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    for prefix in ("backbone_net.", "backbone."):  # whole-model files keep their backbone keys under a prefix
+        if state and all(key.startswith(prefix) for key in state):
+            state = {key[len(prefix) :]: value for key, value in state.items()}
+    missing, unexpected, mismatched = compare_shapes(shapes(backbone.state_dict()), shapes(state))
+    missing = [key for key in missing if not key.endswith("num_batches_tracked")]
+    report = LoadReport(str(path), f"imagenet ({fmt})", 0, missing, unexpected, mismatched)
+    if not report.ok:
+        layout = "OpenMMLab V1c (stem.N)" if hasattr(backbone, "stem") else "deep stem (conv1/bn1)"
+        raise CheckpointError(f"{path} does not fit the {layout} backbone.\n{report}")
+    backbone.load_state_dict(state, strict=False)
+    report.converted = len(state)
+    return report

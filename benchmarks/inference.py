@@ -42,6 +42,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     from benchlib.inference import run_benchmark
     from benchlib.measure import settings_from_args
+
     from humanparse.errors import HumanParseError
 
     args = parse_args(argv)

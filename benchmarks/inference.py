@@ -2,7 +2,7 @@
 
 Runs the recipes of the "Performance and deployment" issue (CE2P ResNet-50/101 at output stride 8/16 on LIP
 against SSSegmentation 1.7.0, CSENet against the official code, SCHP on its own) and prints one Markdown table
-per precision. All measuring code is humanparse.benchmark; see benchmarks/README.md for the columns.
+per precision. The measuring code is benchlib/ next to this script; see benchmarks/README.md for the columns.
 
   python benchmarks/inference.py --repeats 5 --csenet-repo /path/to/BSSGNet
   python benchmarks/inference.py --precision fp32 bf16 --backend onnxruntime
@@ -40,7 +40,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import run_benchmark, settings_from_args
+    from benchlib.inference import run_benchmark
+    from benchlib.measure import settings_from_args
+
     from humanparse.errors import HumanParseError
 
     args = parse_args(argv)

@@ -27,7 +27,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import precision_agreement
+    from benchlib.precision import precision_agreement
 
     args = parse_args(argv)
     print(precision_agreement(args.checkpoint, args.data_root, args.precision, args.device, args.limit))

@@ -1,7 +1,7 @@
 """Training-step speed of our CE2P (+ CE2PLoss) against SSSegmentation 1.7.0's CE2P in TRAIN mode.
 
 One step = forward + loss + backward + SGD update, batch 2 on 473x473 crops by default, both implementations
-from the same weights, alternating, median of --repeats. The measuring code is humanparse.benchmark.
+from the same weights, alternating, median of --repeats. The measuring code is benchlib/train_step.py.
 
   python benchmarks/train_step.py --repeats 5
 """
@@ -29,7 +29,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import benchmark_train_step, format_train_table, settings_from_args
+    from benchlib.measure import settings_from_args
+    from benchlib.train_step import benchmark_train_step, format_train_table
 
     args = parse_args(argv)
     settings = settings_from_args(args)

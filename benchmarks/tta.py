@@ -26,7 +26,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from humanparse.benchmark import settings_from_args, tta_cost
+    from benchlib.measure import settings_from_args
+    from benchlib.tta import tta_cost
 
     args = parse_args(argv)
     settings = settings_from_args(args, precision=args.precision)

@@ -1,32 +1,35 @@
-"""Unit tests of humanparse.benchmark: statistics, table, FLOP count, memory probe, missing references.
+"""Unit tests of benchmarks/benchlib (the reference comparison, outside the package): statistics, table, FLOP
+count, memory probe, missing references, and SSSegmentation's CE2P against ours.
 
 No timing is asserted: the figures depend on the machine and its load.
 """
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from humanparse import benchmark
-from humanparse.benchmark import (
-    ReferenceUnavailable,
-    Row,
+from humanparse.errors import ConfigError
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))  # benchlib is not in the package
+
+from benchlib import references  # noqa: E402
+from benchlib.inference import Row, benchmark_config, format_table  # noqa: E402
+from benchlib.measure import (  # noqa: E402
     Settings,
     argmax_agreement,
-    benchmark_config,
-    build_reference,
     check_settings,
     count_flops,
-    format_table,
-    measure_peak_memory,
     median,
     relative_error,
+    settings_from_args,
     speedup,
 )
-from humanparse.errors import ConfigError
+from benchlib.memory import measure_peak_memory  # noqa: E402
+from benchlib.references import ReferenceUnavailable, build_reference  # noqa: E402
 
 
 def test_median_and_speedup():
@@ -122,52 +125,32 @@ def test_settings_errors_are_config_errors():
         check_settings(Settings(device="quantum"))
 
 
-def test_bf16_support_note():
-    native, note = benchmark.cpu_bf16_support()
-    assert isinstance(native, bool)
-    assert ("no native bf16" in note) != native
-
-
 def test_sssegmentation_reference_matches_ours_on_the_same_weights():
     pytest.importorskip("ssseg", reason="SSSegmentation (the bench extra) is not installed")
     torch.manual_seed(0)
-    ours, reference, missing = benchmark.build_pair("ce2p_resnet50os16_lip", torch.device("cpu"), "fp32")
+    ours, reference, missing = references.build_pair("ce2p_resnet50os16_lip", torch.device("cpu"), "fp32")
     assert missing == "" and reference is not None
     images = torch.randn(1, 3, 65, 65)
     assert relative_error(ours.forward(images), reference.forward(images)) < 1e-5
     # the run-time placeholders for SSSegmentation's missing import-only packages do not leak
-    assert not any(isinstance(module, benchmark._PlaceholderModule) for module in list(sys.modules.values()))
+    assert not any(isinstance(module, references._PlaceholderModule) for module in list(sys.modules.values()))
 
 
-def test_cli_options_reach_the_settings(monkeypatch, capsys):
-    from humanparse.cli import main
+def test_script_options_reach_the_settings():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "inference.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_inference_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
 
-    seen = {}
-
-    def fake_run_benchmark(configs, settings):
-        seen.update(configs=configs, settings=settings)
-        return "TABLE"
-
-    monkeypatch.setattr(benchmark, "run_benchmark", fake_run_benchmark)
-    argv = [
-        "benchmark",
-        "ce2p_resnet50os16_lip",
-        "schp_resnet101_lip",
-        "--size",
-        "129",
-        "--precision",
-        "bf16",
-    ]
-    assert main(argv + ["--repeats", "2", "--threads", "1", "--reference", "--no-memory"]) == 0
-    assert capsys.readouterr().out.strip() == "TABLE"
-    settings = seen["settings"]
-    assert seen["configs"] == ["ce2p_resnet50os16_lip", "schp_resnet101_lip"]
-    assert (settings.size, settings.precision, settings.repeats, settings.threads) == (129, "bf16", 2, 1)
-    assert settings.reference and not settings.memory and not settings.onnxruntime
+    args = script.parse_args(["--configs", "ce2p_tiny_synthetic", "--size", "97", "--repeats", "2"])
+    settings = settings_from_args(args, precision="bf16", memory=False)
+    assert args.configs == ["ce2p_tiny_synthetic"]
+    assert (settings.size, settings.precision, settings.repeats, settings.warmup) == (97, "bf16", 2, 2)
+    assert not settings.memory and not settings.onnxruntime
 
 
 def test_tta_cost_verdict_compares_with_the_sum_of_passes():
-    from humanparse.benchmark import TTACost
+    from benchlib.tta import TTACost
 
     cheap = TTACost("ce2p_resnet50os16_lip", (0.75, 1.0, 1.25), True, tta_ms=90.0, passes_ms=100.0)
     assert cheap.verdict == "PASS" and "6 forward passes" in str(cheap) and "ratio 0.90" in str(cheap)

@@ -1,49 +1,45 @@
-"""Time a network's inference (and, with --reference, compare it with the reference implementation).
+"""Time our networks' inference: median latency and images per second of each recipe on this machine.
 
-For each recipe: the median time of a batch-1 forward on random weights, its GFLOP/s and the fraction of the
-measured convolution peak (one 256->256 3x3 conv at 119x119 in the same dtype), and the peak memory of one
-forward in a fresh process. With --reference the reference implementation (SSSegmentation 1.7.0 for ce2p_*,
-the official CSENet code for csenet_* via --csenet-repo) gets the same weights and runs alternately with ours;
-the row adds its time and memory, the speed-up, our logits' relative error and argmax agreement, and PASS/MISS
-against the issue's target. Nothing is installed: a missing reference is reported in its row.
+Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded,
+channels_last), and given random images of --size (default: the recipe's input size) in batches of --batch;
+the time is the median of --repeats runs after --warmup untimed ones. peak MiB is the process's peak resident
+memory on a CPU, and what torch allocated on a GPU. Comparisons with the reference implementations live in
+the repository's benchmarks/ folder, not here.
 
 Example:
-  humanparse benchmark ce2p_resnet50os16_lip schp_resnet101_lip --repeats 3 --reference
+  humanparse benchmark ce2p_resnet50os16_lip schp_resnet101_lip --precision bf16 --repeats 3
 """
 
 from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_benchmark_options
+from humanparse.cli.options import add_benchmark_options, add_precision_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="recipe names (`humanparse configs`)")
-    add_benchmark_options(parser)
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="default fp32")
-    parser.add_argument("--reference", action="store_true", help="compare with the reference implementation")
-    parser.add_argument("--csenet-repo", metavar="PATH", help="a clone of tjpulkl/BSSGNet (official CSENet)")
-    parser.add_argument(
-        "--backend",
-        nargs="+",
-        default=["pytorch"],
-        choices=("pytorch", "onnxruntime"),
-        help="onnxruntime adds our ONNX export's time on onnxruntime's CPU provider",
-    )
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    add_benchmark_options(parser, default_size=None)
+    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    add_precision_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from humanparse.benchmark import run_benchmark, settings_from_args
+    import torch
 
-    settings = settings_from_args(
-        args,
-        precision=args.precision,
-        reference=args.reference,
-        memory=not args.no_memory,
-        csenet_repo=args.csenet_repo,
-        onnxruntime="onnxruntime" in args.backend,
-    )
-    print(run_benchmark(args.configs, settings))
+    from humanparse.engine.timing import format_timings, resolve_device, time_inference
+    from humanparse.hardware import cpu_bf16_support
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads", end="")
+    print(f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    if device.type == "cpu" and args.precision == "bf16":
+        print(cpu_bf16_support()[1])
+    timings = [
+        time_inference(name, args.device, args.precision, args.size, args.batch, args.repeats, args.warmup)
+        for name in args.configs
+    ]
+    print(format_timings(timings))
     return 0

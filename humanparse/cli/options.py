@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Optional
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -40,12 +41,20 @@ def add_tta_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_benchmark_options(
-    parser: argparse.ArgumentParser, *, size: bool = True, repeats: int = 5, warmup: int = 2
+    parser: argparse.ArgumentParser,
+    *,
+    size: bool = True,
+    default_size: Optional[int] = 473,
+    repeats: int = 5,
+    warmup: int = 2,
 ) -> None:
-    """--size, --device, --repeats, --warmup, --threads: what every benchmark front end takes
-    (`humanparse.benchmark.settings_from_args` reads them)."""
+    """--size, --device, --repeats, --warmup, --threads: what every timing front end takes (`humanparse
+    benchmark` and the scripts under benchmarks/). `default_size` None means the recipe's input size."""
     if size:
-        parser.add_argument("--size", type=int, default=473, help="square input size (default 473)")
+        shown = "the recipe's input size" if default_size is None else default_size
+        parser.add_argument(
+            "--size", type=int, default=default_size, help=f"square input size (default {shown})"
+        )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument(
         "--repeats", type=int, default=repeats, help=f"timed runs per implementation (default {repeats})"

@@ -33,14 +33,17 @@ PROTOCOLS = ("resize", "affine")
 def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
     """Wrap a humanparse model (which returns a dict) as a function returning the scored output's float32 logits.
 
-    `precision` "bf16"/"fp16" runs the network under autocast; images go in channels_last when the model's
+    `precision` "bf16"/"fp16" runs the network under autocast (bf16 on a CPU without native bf16 logs a warning
+    once, see `humanparse.hardware`); images go in channels_last when the model's
     weights are (see `humanparse.models.inference.prepare_for_inference`).
     """
+    from humanparse.hardware import warn_if_slow_bf16
     from humanparse.models.inference import autocast, uses_channels_last
 
     channels_last = uses_channels_last(model)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
+        warn_if_slow_bf16(images.device, precision)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast(images.device, precision):

@@ -1,10 +1,15 @@
-"""The reduced-precision check of the benchmark compares the same trained model in two precisions."""
+"""The reduced-precision check of benchmarks/ compares the same trained model in two precisions."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from eval_fixtures import RESIZE_RECIPE, make_lip_split, save_checkpoint, tiny_config
 
-from humanparse.benchmark import precision_agreement
+sys.path.append(str(Path(__file__).resolve().parents[2] / "benchmarks"))  # benchlib is not in the package
+
+from benchlib.precision import precision_agreement  # noqa: E402
 
 
 def test_fp32_against_itself_agrees_exactly_and_bf16_close(tmp_path):

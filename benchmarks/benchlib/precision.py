@@ -42,15 +42,16 @@ def precision_agreement(
     """Compare `precision` with fp32 for a humanparse checkpoint (its own config) on up to `limit` val images."""
     from humanparse.configs import Config
     from humanparse.data.datasets import build_dataset
-    from humanparse.engine.predictor import Predictor, load_model
-    from humanparse.models.weights import read_checkpoint
+    from humanparse.engine.predictor import Predictor
+    from humanparse.models.checkpoint_io import read_checkpoint
+    from humanparse.models.weights import load_for_inference
 
     state = read_checkpoint(checkpoint)
     if not isinstance(state, dict) or not state.get("config"):
         raise ConfigError(f"{checkpoint}: not a humanparse checkpoint with its config (train or convert one)")
     config = Config.from_dict(state["config"])
     config.data.root = data_root
-    model = load_model(config, checkpoint, device)
+    model = load_for_inference(config, checkpoint, device)
     full = Predictor(config, model=model, device=device)
     reduced = Predictor(config, model=model, device=device, precision=precision)
     dataset = build_dataset(config, config.data.val_split, train=False)

@@ -265,11 +265,9 @@ def build_reference(
 def our_weights_from_reference(config_name: str, reference_state: Dict[str, torch.Tensor]) -> Dict[str, Any]:
     """The reference's state_dict converted into our key space (by the architecture's convert_checkpoint)."""
     from humanparse.configs import load_config
-    from humanparse.models.builder import ARCHITECTURES
+    from humanparse.models.weights import converter_for
 
-    arch = load_config(config_name).model.arch
-    module = importlib.import_module(f"humanparse.models.{ARCHITECTURES[arch]}")
-    return module.convert_checkpoint(dict(reference_state))
+    return converter_for(load_config(config_name).model.arch)(dict(reference_state))
 
 
 def build_pair(

@@ -113,6 +113,36 @@ def unwrap(checkpoint: Any, path: str = "<checkpoint>") -> Tuple[StateDict, str]
     return dict(state), fmt
 
 
+# the deep-stem ResNet's flat top-level keys in the official CE2P/SCHP, CDGNet and CSENet checkpoints
+_FLAT_BACKBONE_PREFIXES = (
+    "conv1.",
+    "bn1.",
+    "conv2.",
+    "bn2.",
+    "conv3.",
+    "bn3.",
+    "layer1.",
+    "layer2.",
+    "layer3.",
+    "layer4.",
+)
+
+
+def convert_official_keys(state_dict: StateDict) -> StateDict:
+    """Official CE2P/CDGNet/CSENet keys to ours: drop ``module.``, put the flat stem/layerN keys under ``backbone.``.
+
+    Head keys are already ours (the heads keep the official attribute names); values are unchanged.
+    """
+    converted: StateDict = {}
+    for key, value in state_dict.items():
+        if key.startswith("module."):
+            key = key[len("module.") :]
+        if key.startswith(_FLAT_BACKBONE_PREFIXES):
+            key = "backbone." + key
+        converted[key] = value
+    return converted
+
+
 def converter_for(model_or_arch: Union[nn.Module, str]) -> Optional[Callable[[StateDict], StateDict]]:
     """The `convert_checkpoint` of a model's architecture module (None when it has none)."""
     if isinstance(model_or_arch, str):

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from humanparse.configs import get_config
-from humanparse.models.blocks import WinogradConv2d, winograd_available
 from humanparse.models.builder import build_model
 from humanparse.models.inference import (
+    WinogradConv2d,
     autocast,
     count_batchnorms,
     find_conv_bn_pairs,
@@ -17,6 +17,7 @@ from humanparse.models.inference import (
     prepare_for_inference,
     to_input,
     use_winograd,
+    winograd_available,
 )
 
 TINY = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]

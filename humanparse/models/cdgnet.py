@@ -7,7 +7,7 @@ models.
 
 from __future__ import annotations
 
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -16,29 +16,17 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.builder import require
-from humanparse.models.context import (
-    PSPModule,
-    abn,
-    conv_bn_act,
-    convert_official_keys,
-    pcm,
-    relu,
-    upsample,
-)
+from humanparse.models.checkpoint_io import convert_official_keys
+from humanparse.models.layers import EdgeModule, PSPModule, conv_norm_act, pcm, relu, upsample
 from humanparse.registry import register_arch
 
 # tjpulkl/CDGNet hard-codes the class-distribution length as 473 // 4 whatever the crop size.
 CLASS_DISTRIBUTION_LENGTH = 473 // 4
 
 
-def _abn(channels: int) -> nn.Sequential:
-    return abn(channels, relu)
-
-
-def _conv_abn(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    """Conv (no bias) followed by the ABN Sequential: keys ``.0.weight`` and ``.1.0.*``."""
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
-    return nn.Sequential(conv, _abn(out_channels))
+def _conv_abn(in_channels: int, out_channels: int, kernel_size: int) -> List[nn.Module]:
+    """Conv (no bias) + the head's ABN (ReLU); in a Sequential, keys ``.0.weight`` and ``.1.0.*``."""
+    return conv_norm_act(in_channels, out_channels, kernel_size, act_layer=relu, abn=True)
 
 
 class CDGAttention(nn.Module):
@@ -53,14 +41,14 @@ class CDGAttention(nn.Module):
         self.beta = nn.Parameter(torch.ones(1))
         self.rowpool = nn.AdaptiveAvgPool2d((h, 1))
         self.colpool = nn.AdaptiveAvgPool2d((1, w))
-        self.conv_hgt1 = conv_bn_act(feat_in, feat_out, 3, relu, dims=1)
-        self.conv_hgt2 = conv_bn_act(feat_in, feat_out, 3, relu, dims=1)
+        self.conv_hgt1 = nn.Sequential(*conv_norm_act(feat_in, feat_out, 3, act_layer=relu, dims=1))
+        self.conv_hgt2 = nn.Sequential(*conv_norm_act(feat_in, feat_out, 3, act_layer=relu, dims=1))
         self.conv_hwPred1 = nn.Sequential(nn.Conv1d(feat_out, num_classes, 3, padding=1), nn.Sigmoid())
         self.conv_hwPred2 = nn.Sequential(nn.Conv1d(feat_out, num_classes, 3, padding=1), nn.Sigmoid())
         pad = kernel_size // 2
         self.conv_upDim1 = nn.Sequential(nn.Conv1d(feat_out, feat_in, kernel_size, padding=pad), nn.Sigmoid())
         self.conv_upDim2 = nn.Sequential(nn.Conv1d(feat_out, feat_in, kernel_size, padding=pad), nn.Sigmoid())
-        self.cmbFea = conv_bn_act(feat_in * 3, feat_in, 3, relu)
+        self.cmbFea = nn.Sequential(*conv_norm_act(feat_in * 3, feat_in, 3, act_layer=relu))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h, w = x.shape[2], x.shape[3]
@@ -74,44 +62,16 @@ class CDGAttention(nn.Module):
         return self.cmbFea(torch.cat([x, x * mask, mask], dim=1)), hpred, wpred
 
 
-class Edge_Module(nn.Module):
-    """Multi-level edge head on x2, x3, x4 with one shared 3x3 edge classifier (``conv4``)."""
-
-    def __init__(self, in_channels: Sequence[int], mid: int, out: int = 2) -> None:
-        super().__init__()
-        self.conv1 = _conv_abn(in_channels[0], mid, 1)
-        self.conv2 = _conv_abn(in_channels[1], mid, 1)
-        self.conv3 = _conv_abn(in_channels[2], mid, 1)
-        self.conv4 = nn.Conv2d(mid, out, 3, padding=1)
-        self.conv5 = nn.Conv2d(out * 3, out, 1)
-
-    def forward(
-        self, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        size = (x2.shape[2], x2.shape[3])
-        fea1, fea2, fea3 = self.conv1(x2), self.conv2(x3), self.conv3(x4)
-        edge1, edge2, edge3 = self.conv4(fea1), self.conv4(fea2), self.conv4(fea3)
-        fea2, fea3 = upsample(fea2, size), upsample(fea3, size)
-        edge2, edge3 = upsample(edge2, size), upsample(edge3, size)
-        edge = self.conv5(torch.cat([edge1, edge2, edge3], dim=1))
-        return edge, torch.cat([fea1, fea2, fea3], dim=1)
-
-
-class Decoder_Module(nn.Module):
+class DecoderModule(nn.Module):
     """Decoder with the pixel-correlation module (attribute ``layer6``); affinity softmax over dim -1."""
 
     def __init__(self, num_classes: int, context: int, x2_channels: int, mid: int, low: int) -> None:
         super().__init__()
-        self.conv1 = _conv_abn(context, mid, 1)
-        self.conv2 = _conv_abn(x2_channels, low, 3)
-        self.conv3 = nn.Sequential(
-            nn.Conv2d(mid + low, mid, 3, padding=1, bias=False),
-            _abn(mid),
-            nn.Conv2d(mid, mid, 1, bias=False),
-            _abn(mid),
-        )
+        self.conv1 = nn.Sequential(*_conv_abn(context, mid, 1))
+        self.conv2 = nn.Sequential(*_conv_abn(x2_channels, low, 3))
+        self.conv3 = nn.Sequential(*_conv_abn(mid + low, mid, 3), *_conv_abn(mid, mid, 1))
         self.conv4 = nn.Conv2d(mid, num_classes, 1)
-        self.addCAM = _conv_abn(mid * 2, mid, 3)
+        self.addCAM = nn.Sequential(*_conv_abn(mid * 2, mid, 3))
 
     def forward(
         self, xt: torch.Tensor, xl: torch.Tensor, affinity_features: torch.Tensor
@@ -141,18 +101,17 @@ class CDGNet(nn.Module):
         self.backbone = ResNet(depth, stem="deep", output_stride=16, width=width, stage_blocks=stage_blocks)
         c2, c3, c4, c5 = self.backbone.out_channels
         mid, context, low = scaled(256, width), scaled(512, width), scaled(48, width)
-        self.layer5 = PSPModule(c5, context, relu)
-        self.edge_layer = Edge_Module([c2, c3, c4], mid, 2)
-        self.layer6 = Decoder_Module(num_classes, context, c2, mid, low)
+        self.layer5 = PSPModule(c5, context, act_layer=relu)
+        self.edge_layer = EdgeModule([c2, c3, c4], mid, 2, act_layer=relu)
+        self.layer6 = DecoderModule(num_classes, context, c2, mid, low)
         self.layer7 = nn.Sequential(
-            nn.Conv2d(mid * 4, mid, 3, padding=1, bias=False),
-            _abn(mid),
+            *_conv_abn(mid * 4, mid, 3),
             nn.Dropout2d(0.1),
             nn.Conv2d(mid, num_classes, 1),
         )
-        self.sq4 = _conv_abn(c4, mid, 1)
-        self.sq5 = _conv_abn(c2, mid, 1)
-        self.f9 = _conv_abn(mid * 2 + 3, mid, 1)
+        self.sq4 = nn.Sequential(*_conv_abn(c4, mid, 1))
+        self.sq5 = nn.Sequential(*_conv_abn(c2, mid, 1))
+        self.f9 = nn.Sequential(*_conv_abn(mid * 2 + 3, mid, 1))
         length = CLASS_DISTRIBUTION_LENGTH
         self.hwAttention = CDGAttention(context, mid, num_classes, [length, length], 7)
         self.L = nn.Conv2d(c4, num_classes, 1)

@@ -14,32 +14,9 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
-from humanparse.models.blocks import PyramidConv2d, conv_bn_lrelu, resize
 from humanparse.models.builder import require
+from humanparse.models.layers import PyramidPoolingModule, conv_norm_act, leaky_relu, resize
 from humanparse.registry import register_arch
-
-
-class PyramidPoolingModule(nn.Module):
-    """PSP pooling: branches at scales (1, 2, 3, 6), concatenated after the input, then a 3x3 bottleneck."""
-
-    def __init__(
-        self, in_channels: int, out_channels: int, pool_scales: Sequence[int] = (1, 2, 3, 6)
-    ) -> None:
-        super().__init__()
-        self.branches = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(scale), *conv_bn_lrelu(in_channels, out_channels))
-            for scale in pool_scales
-        )
-        concatenated = in_channels + len(pool_scales) * out_channels
-        self.bottleneck = nn.Sequential(
-            PyramidConv2d(concatenated, out_channels, 3, padding=1, bias=False, align_corners=False),
-            *conv_bn_lrelu(concatenated, out_channels, kernel_size=3)[1:],
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # = bottleneck(cat([x, resize(branch(x)) ...])) without upsampling the pooled maps (PyramidConv2d)
-        parts = [x, *(branch(x) for branch in self.branches)]
-        return self.bottleneck[1:](self.bottleneck[0](parts, size=x.shape[-2:]))
 
 
 class EdgePerceivingModule(nn.Module):
@@ -48,7 +25,8 @@ class EdgePerceivingModule(nn.Module):
     def __init__(self, in_channels_list: Sequence[int], hidden_channels: int, out_channels: int = 2) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            nn.Sequential(*conv_bn_lrelu(channels, hidden_channels)) for channels in in_channels_list
+            nn.Sequential(*conv_norm_act(channels, hidden_channels, act_layer=leaky_relu))
+            for channels in in_channels_list
         )
         self.edge_conv = nn.Conv2d(hidden_channels, out_channels, 3, padding=1, bias=True)
         self.fuse_conv = nn.Conv2d(out_channels * len(in_channels_list), out_channels, 1, bias=True)
@@ -68,8 +46,8 @@ class EdgePerceivingModule(nn.Module):
 
 def _decoder(in_channels: int, channels: int, num_classes: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
-        *conv_bn_lrelu(in_channels, channels),
-        *conv_bn_lrelu(channels, channels),
+        *conv_norm_act(in_channels, channels, act_layer=leaky_relu),
+        *conv_norm_act(channels, channels, act_layer=leaky_relu),
         nn.Dropout2d(dropout),
         nn.Conv2d(channels, num_classes, 1, bias=True),
     )
@@ -95,7 +73,7 @@ class CE2P(nn.Module):
         shortcut = scaled(48, width)
         self.ppm_net = PyramidPoolingModule(c4, feats)
         self.edge_net = EdgePerceivingModule([c1, c2, c3], edge_hidden)
-        self.shortcut = nn.Sequential(*conv_bn_lrelu(c1, shortcut))
+        self.shortcut = nn.Sequential(*conv_norm_act(c1, shortcut, act_layer=leaky_relu))
         self.decoder_stage1 = _decoder(feats + shortcut, feats, num_classes, dropout=0.0)
         self.decoder_stage2 = _decoder(feats + 3 * edge_hidden, feats, num_classes, dropout=0.1)
 

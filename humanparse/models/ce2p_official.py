@@ -12,7 +12,7 @@ backbone's are ``BatchNorm2d`` followed by its ReLU; `convert_checkpoint` rewrit
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -20,7 +20,8 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.builder import require
-from humanparse.models.context import PSPModule, abn, convert_official_keys, leaky_relu, upsample
+from humanparse.models.checkpoint_io import convert_official_keys
+from humanparse.models.layers import EdgeModule, PSPModule, conv_norm_act, leaky_relu, upsample
 from humanparse.registry import register_arch
 
 # InPlace-ABN's default eps, used by every norm of both references
@@ -35,36 +36,9 @@ _CE2P_HEAD_NAMES = {
 }
 
 
-def _abn(channels: int) -> nn.Sequential:
-    """The head's InPlaceABNSync (default activation leaky_relu 0.01): keys ``<pos>.0.*`` for the reference's ``<pos>.*``."""
-    return abn(channels, leaky_relu)
-
-
-def _conv_abn(in_channels: int, out_channels: int, kernel_size: int = 1) -> Tuple[nn.Conv2d, nn.Sequential]:
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
-    return conv, _abn(out_channels)
-
-
-class EdgeModule(nn.Module):
-    """Edge branch: 1x1 reductions of layer1..3, one shared 3x3 edge classifier, a 1x1 fuse of the three edges."""
-
-    def __init__(self, in_channels: Sequence[int], mid_channels: int, out_channels: int = 2) -> None:
-        super().__init__()
-        self.conv1 = nn.Sequential(*_conv_abn(in_channels[0], mid_channels))
-        self.conv2 = nn.Sequential(*_conv_abn(in_channels[1], mid_channels))
-        self.conv3 = nn.Sequential(*_conv_abn(in_channels[2], mid_channels))
-        self.conv4 = nn.Conv2d(mid_channels, out_channels, 3, padding=1, bias=True)
-        self.conv5 = nn.Conv2d(out_channels * 3, out_channels, 1, bias=True)
-
-    def forward(
-        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        size = (x1.shape[2], x1.shape[3])
-        features = [self.conv1(x1), self.conv2(x2), self.conv3(x3)]
-        # the shared classifier runs before the upsampling
-        edges = [upsample(self.conv4(f), size) for f in features]
-        features = [upsample(f, size) for f in features]
-        return self.conv5(torch.cat(edges, 1)), torch.cat(features, 1)
+def _conv_abn(in_channels: int, out_channels: int) -> List[nn.Module]:
+    """1x1 conv + the head's InPlaceABNSync (leaky_relu 0.01): keys ``<pos>.0.*`` for the reference's ``<pos>.*``."""
+    return conv_norm_act(in_channels, out_channels, act_layer=leaky_relu, abn=True)
 
 
 class DecoderModule(nn.Module):
@@ -111,8 +85,8 @@ class AugmentedCE2P(nn.Module):
         c1, c2, c3, c4 = self.backbone.out_channels
         context = scaled(512, width)
         edge_mid = scaled(256, width)
-        self.context_encoding = PSPModule(c4, context, leaky_relu)
-        self.edge = EdgeModule((c1, c2, c3), edge_mid)
+        self.context_encoding = PSPModule(c4, context, act_layer=leaky_relu)
+        self.edge = EdgeModule((c1, c2, c3), edge_mid, act_layer=leaky_relu)
         self.decoder = DecoderModule(context, c1, num_classes, width)
         fusion_mid = scaled(256, width)
         # "fushion" is SCHP's spelling, kept so checkpoints map one to one

@@ -229,3 +229,33 @@ def load_imagenet_backbone(backbone: nn.Module, path: PathLike) -> LoadReport:
     backbone.load_state_dict(state, strict=False)
     report.converted = len(state)
     return report
+
+
+# the deep-stem ResNet's flat top-level keys in the official CE2P/SCHP, CDGNet and CSENet checkpoints
+_FLAT_BACKBONE_PREFIXES = (
+    "conv1.",
+    "bn1.",
+    "conv2.",
+    "bn2.",
+    "conv3.",
+    "bn3.",
+    "layer1.",
+    "layer2.",
+    "layer3.",
+    "layer4.",
+)
+
+
+def convert_official_keys(state_dict: StateDict) -> StateDict:
+    """Official CE2P/CDGNet/CSENet keys to ours: drop ``module.``, put the flat stem/layerN keys under ``backbone.``.
+
+    Head keys are already ours (the heads keep the official attribute names); values are unchanged.
+    """
+    converted: StateDict = {}
+    for key, value in state_dict.items():
+        if key.startswith("module."):
+            key = key[len("module.") :]
+        if key.startswith(_FLAT_BACKBONE_PREFIXES):
+            key = "backbone." + key
+        converted[key] = value
+    return converted

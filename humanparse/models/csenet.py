@@ -8,7 +8,7 @@ float32 parity. Hard-coded channel counts are scaled by ``ModelConfig.width`` fo
 
 from __future__ import annotations
 
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -16,24 +16,21 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.builder import require
-from humanparse.models.context import (
-    abn,
-    conv_bn_act,
-    convert_official_keys,
-    flow_warp,
-    leaky_relu,
-    pcm,
-    upsample,
-)
+from humanparse.models.checkpoint_io import convert_official_keys
+from humanparse.models.layers import conv_norm_act, flow_warp, leaky_relu, pcm, upsample
 from humanparse.registry import register_arch
 
 
 def _cbl(in_channels: int, out_channels: int, kernel_size: int, dims: int = 2) -> nn.Sequential:
-    return conv_bn_act(in_channels, out_channels, kernel_size, leaky_relu, dims)
+    """The official ``conv2d``/``conv1d`` helper: conv, BN, LeakyReLU flat in a Sequential (keys ``.0``-``.1``)."""
+    return nn.Sequential(
+        *conv_norm_act(in_channels, out_channels, kernel_size, act_layer=leaky_relu, dims=dims)
+    )
 
 
-def _abn(channels: int) -> nn.Sequential:
-    return abn(channels, leaky_relu)
+def _conv_abn(in_channels: int, out_channels: int, kernel_size: int) -> List[nn.Module]:
+    """Conv + the head's ABN (LeakyReLU); in a Sequential, keys ``.0.weight`` and ``.1.0.*``."""
+    return conv_norm_act(in_channels, out_channels, kernel_size, act_layer=leaky_relu, abn=True)
 
 
 def _linear_lrelu(in_features: int, out_features: int) -> nn.Sequential:
@@ -224,17 +221,15 @@ class AttentionModule(nn.Module):
 
     def __init__(self, num_classes: int, x2_channels: int, x4_channels: int, mid: int, low: int) -> None:
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv2d(x2_channels, low, 3, padding=1, bias=False), _abn(low))
+        self.conv1 = nn.Sequential(*_conv_abn(x2_channels, low, 3))
         self.conv2 = nn.Sequential(
-            nn.Conv2d(x4_channels, mid, 1, bias=False),
-            _abn(mid),
-            nn.Conv2d(mid, mid, 3, padding=1, bias=False),
-            _abn(mid),
+            *_conv_abn(x4_channels, mid, 1),
+            *_conv_abn(mid, mid, 3),
         )
-        self.conv3 = nn.Sequential(nn.Conv2d(mid + low, mid, 3, padding=1, bias=False), _abn(mid))
-        self.conv4 = nn.Sequential(nn.Conv2d(mid, mid, 3, padding=1, bias=False), _abn(mid))
+        self.conv3 = nn.Sequential(*_conv_abn(mid + low, mid, 3))
+        self.conv4 = nn.Sequential(*_conv_abn(mid, mid, 3))
         self.seg = nn.Sequential(nn.Dropout2d(0.1), nn.Conv2d(mid, num_classes, 1))
-        self.addCAM = nn.Sequential(nn.Conv2d(mid * 2, mid, 3, padding=1, bias=False), _abn(mid))
+        self.addCAM = nn.Sequential(*_conv_abn(mid * 2, mid, 3))
 
     def forward(
         self, fea: torch.Tensor, x2: torch.Tensor, x4: torch.Tensor
@@ -256,8 +251,8 @@ class Edge(nn.Module):
 
     def __init__(self, x2_channels: int, mid: int, low: int) -> None:
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv2d(x2_channels, low, 3, padding=1, bias=False), _abn(low))
-        self.conv2 = nn.Sequential(nn.Conv2d(mid + low, mid, 3, padding=1, bias=False), _abn(mid))
+        self.conv1 = nn.Sequential(*_conv_abn(x2_channels, low, 3))
+        self.conv2 = nn.Sequential(*_conv_abn(mid + low, mid, 3))
         self.conv_edge = nn.Sequential(nn.Dropout2d(0.1), nn.Conv2d(mid, 2, 1))
         self.sigmoid = nn.Sigmoid()  # unused, kept as in the official module
 
@@ -270,8 +265,7 @@ class Edge(nn.Module):
 
 def _classifier(in_channels: int, mid: int, num_classes: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, mid, 1, bias=False),
-        _abn(mid),
+        *_conv_abn(in_channels, mid, 1),
         nn.Dropout2d(0.1),
         nn.Conv2d(mid, num_classes, 1),
     )
@@ -308,7 +302,7 @@ class CSENet(nn.Module):
         self.SPFlt3 = SPFlt(c3, mid, mid, mid)
         self.SPFlt4 = SPFlt(c2, mid, mid, mid)
         self.Attention = AttentionModule(num_classes, c2, c4, mid, low)
-        self.cmbEdge = nn.Sequential(nn.Conv2d(mid * 2, mid, 3, padding=1, bias=False), _abn(mid))
+        self.cmbEdge = nn.Sequential(*_conv_abn(mid * 2, mid, 3))
         self._init_heads()
 
     def _init_heads(self) -> None:

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from humanparse.configs import get_config
-from humanparse.models.blocks import WinogradConv2d, winograd_available
 from humanparse.models.builder import build_model
 from humanparse.models.inference import (
+    WinogradConv2d,
     autocast,
     count_batchnorms,
     find_conv_bn_pairs,
@@ -17,7 +17,10 @@ from humanparse.models.inference import (
     prepare_for_inference,
     to_input,
     use_winograd,
+    winograd_available,
+    winograd_conv2d,
 )
+from humanparse.models.layers import PyramidConv2d
 
 TINY = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]
 
@@ -119,3 +122,25 @@ def test_winograd_convolutions_match_the_ordinary_ones():
     x.requires_grad_(True)
     model(x).sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.skipif(not winograd_available(), reason="NNPACK is not built into this torch")
+def test_winograd_reaches_the_full_resolution_part_of_a_pyramid_conv():
+    torch.manual_seed(0)
+    conv = PyramidConv2d(64 + 2 * 8, 64, 3, padding=1).eval()
+    parts = [torch.randn(1, 64, 61, 60), torch.randn(1, 8, 1, 1), torch.randn(1, 8, 6, 6)]
+    with torch.no_grad():
+        expected = conv(parts, size=(61, 60))
+    calls = []
+
+    def spy(*args):
+        calls.append(args[0].shape)
+        return winograd_conv2d(*args)
+
+    assert use_winograd(conv) == 1
+    assert conv.full_resolution_conv is winograd_conv2d
+    conv.full_resolution_conv = spy
+    with torch.inference_mode():
+        actual = conv(parts, size=(61, 60))
+    assert calls == [torch.Size([1, 64, 61, 60])]  # only the full-resolution part, never the pooled ones
+    assert float((actual - expected).norm() / expected.norm()) < 1e-5

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from humanparse.models.blocks import PyramidConv2d
+from humanparse.models.layers import PyramidConv2d
 
 
 def _reference(conv: PyramidConv2d, parts, size):

@@ -10,10 +10,13 @@ Module names follow each layout's checkpoints, so ImageNet files load without re
 
 from __future__ import annotations
 
+import functools
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+
+from humanparse.models.layers import conv_norm_act
 
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
@@ -126,11 +129,12 @@ class ResNet(nn.Module):
         return x1, x2, x3, x4
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1, inplace: bool = True):
-    return (
-        nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=inplace),
+def _conv_bn_relu(
+    in_channels: int, out_channels: int, stride: int = 1, inplace: bool = True
+) -> List[nn.Module]:
+    """A stem's 3x3 conv, BN, ReLU (the deep stem's ReLUs are not in place, as in the official code)."""
+    return conv_norm_act(
+        in_channels, out_channels, 3, stride=stride, act_layer=functools.partial(nn.ReLU, inplace=inplace)
     )
 
 

@@ -1,7 +1,4 @@
-"""Inference-time speed-ups that leave the outputs unchanged: BatchNorm folding, channels_last, bf16.
-
-`prepare_for_inference(model)` is what the predictor, the evaluator, the exporter and the benchmark use.
-"""
+"""`prepare_for_inference`: BatchNorm folding, channels_last and Winograd kernels, outputs unchanged; autocast."""
 
 from __future__ import annotations
 
@@ -11,6 +8,9 @@ from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+from humanparse.models.inference.winograd import use_winograd, winograd_available
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -74,32 +74,15 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> int:
 
 def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
     with torch.no_grad():
-        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else None
-        if scale is None:
-            scale = 1.0 / torch.sqrt(norm.running_var + norm.eps)
-        shift = (norm.bias if norm.affine else 0.0) - norm.running_mean * scale
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
-        conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
-        conv.bias = nn.Parameter(bias * scale + shift)
-
-
-def use_winograd(model: nn.Module) -> int:
-    """Switch the model's wide 3x3 convolutions to NNPACK's Winograd kernels for CPU inference; returns how many.
-
-    The parameters stay where they are (same state_dict); only the forward changes, and only for fp32 CPU
-    inference without autograd (anything else takes the ordinary path).
-    """
-    from humanparse.models.blocks import PyramidConv2d, WinogradConv2d, winograd_eligible
-
-    switched = 0
-    for module in model.modules():
-        if isinstance(module, PyramidConv2d):
-            module.winograd = winograd_eligible(module)
-            switched += module.winograd
-        elif type(module) is nn.Conv2d and winograd_eligible(module):
-            module.__class__ = WinogradConv2d
-            switched += 1
-    return switched
+        conv.weight, conv.bias = fuse_conv_bn_weights(
+            conv.weight,
+            conv.bias,
+            norm.running_mean,
+            norm.running_var,
+            norm.eps,
+            norm.weight if norm.affine else None,
+            norm.bias if norm.affine else None,
+        )
 
 
 def prepare_for_inference(
@@ -117,8 +100,6 @@ def prepare_for_inference(
     available) wide 3x3 convolutions on large maps use Winograd kernels. `example` is a small input on the model's device used
     to trace which norms follow which convs.
     """
-    from humanparse.models.blocks import winograd_available
-
     prepared = model if inplace else copy.deepcopy(model)
     prepared.eval()
     if fold_bn:

@@ -1,97 +1,32 @@
-"""Small building blocks shared by the networks (SSSegmentation-style Sequential layouts)."""
+"""Pyramid pooling: `PyramidConv2d` and the two PSP layouts (SSSegmentation's CE2P; official CE2P/SCHP/CDGNet)."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from humanparse.models.layers.conv_norm_act import ActLayer, conv_norm_act, leaky_relu
+from humanparse.models.layers.resize import interpolation_matrix
 
-def conv_bn_lrelu(
-    in_channels: int, out_channels: int, kernel_size: int = 1, negative_slope: float = 0.01
-) -> List[nn.Module]:
-    """[Conv (no bias, 'same' padding), BatchNorm, LeakyReLU]: the three Sequential entries SSSegmentation uses."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.LeakyReLU(negative_slope, inplace=True),
-    ]
+# (x, weight, bias, padding, dilation) -> a stride-1, ungrouped convolution
+FullResolutionConv = Callable[
+    [torch.Tensor, torch.Tensor, Optional[torch.Tensor], Tuple[int, int], Tuple[int, int]], torch.Tensor
+]
 
 
-def resize(x: torch.Tensor, size: Tuple[int, int], align_corners: bool = False) -> torch.Tensor:
-    """Bilinear resize to an explicit (H, W)."""
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=align_corners)
-
-
-# below these NNPACK's Winograd gains little or loses against oneDNN (measured on 2 AVX2 cores)
-WINOGRAD_MIN_CHANNELS = 64
-WINOGRAD_MIN_PIXELS = 60 * 60
-
-
-def winograd_available() -> bool:
-    """Whether NNPACK's Winograd convolution can run here (the call also initialises NNPACK)."""
-    return bool(getattr(torch, "_nnpack_available", lambda: False)())
-
-
-def winograd_eligible(conv: nn.Conv2d) -> bool:
-    """A 3x3, stride-1, undilated, 'same'-padded, ungrouped conv wide enough for Winograd to pay off."""
-    return (
-        conv.kernel_size == (3, 3)
-        and conv.stride == (1, 1)
-        and conv.dilation == (1, 1)
-        and conv.padding == (1, 1)
-        and conv.groups == 1
-        and conv.padding_mode == "zeros"
-        and min(conv.in_channels, conv.out_channels) >= WINOGRAD_MIN_CHANNELS
-    )
-
-
-def conv2d_same(
+def conv2d_stride1(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: Optional[torch.Tensor],
     padding: Tuple[int, int],
     dilation: Tuple[int, int],
-    winograd: bool = False,
 ) -> torch.Tensor:
-    """A stride-1 convolution; with `winograd`, fp32 CPU inference goes through NNPACK's Winograd kernels.
-
-    Winograd F(6x6, 3x3) needs about a third of the multiplications (2-2.5x faster on maps of 60x60 and more
-    here; smaller maps keep oneDNN), with rounding differences of ~5e-6 relative. NNPACK is fastest one image
-    at a time, so a batch is split.
-    """
-    if (
-        winograd
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.shape[-2] * x.shape[-1] >= WINOGRAD_MIN_PIXELS
-        and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-    ):
-        weight = weight.contiguous()
-        outputs = [
-            torch._nnpack_spatial_convolution(image[None].contiguous(), weight, bias, list(padding))
-            for image in x
-        ]
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+    """`F.conv2d` with stride 1 and one group: `PyramidConv2d`'s default full-resolution convolution."""
     return F.conv2d(x, weight, bias, 1, padding, dilation)
-
-
-class WinogradConv2d(nn.Conv2d):
-    """Conv2d whose inference runs NNPACK's Winograd kernels (see `conv2d_same`); set by `prepare_for_inference`."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv2d_same(x, self.weight, self.bias, self.padding, self.dilation, winograd=True)
-
-
-def interpolation_matrix(
-    in_size: int, out_size: int, align_corners: bool, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """The (out_size, in_size) matrix of 1-D linear resizing, as `F.interpolate` computes it along one axis."""
-    eye = torch.eye(in_size, dtype=dtype, device=device).unsqueeze(0)
-    return F.interpolate(eye, size=out_size, mode="linear", align_corners=align_corners)[0].t()
 
 
 class PyramidConv2d(nn.Conv2d):
@@ -102,6 +37,9 @@ class PyramidConv2d(nn.Conv2d):
     their own size and resized by separable interpolation matrices afterwards (convolution and resizing are both
     linear). That skips most of the pyramid bottleneck's work: its 3x3 conv over 4096 channels is a third of
     CE2P's FLOPs. Parameters and state_dict keys are those of the plain Conv2d.
+
+    `full_resolution_conv` computes the full-resolution part; `prepare_for_inference` may swap in a faster kernel
+    of the same signature (the layers know nothing of the inference module).
     """
 
     def __init__(self, *args, align_corners: bool = False, **kwargs) -> None:
@@ -111,7 +49,7 @@ class PyramidConv2d(nn.Conv2d):
         if self.stride != (1, 1) or self.groups != 1 or self.padding != same or self.padding_mode != "zeros":
             raise ValueError("PyramidConv2d needs stride 1, one group and zero 'same' padding")
         self.align_corners = align_corners
-        self.winograd = False  # set by prepare_for_inference for the full-resolution part
+        self.full_resolution_conv: FullResolutionConv = conv2d_stride1
 
     def forward(self, parts, size: Optional[Sequence[int]] = None) -> torch.Tensor:
         """A plain convolution of a tensor, or of the concatenation of `parts` resized to `size` (H, W)."""
@@ -137,7 +75,7 @@ class PyramidConv2d(nn.Conv2d):
             raise ValueError(f"no part has the output size {size}")
         images = full[0] if len(full) == 1 else torch.cat(full, 1)
         weight = full_weights[0] if len(full_weights) == 1 else torch.cat(full_weights, 1)
-        out = conv2d_same(images, weight, self.bias, self.padding, self.dilation, self.winograd)
+        out = self.full_resolution_conv(images, weight, self.bias, self.padding, self.dilation)
         return out if low is None else out + low
 
     def _shifted_matrix(self, in_size: int, out_size: int, axis: int, like: torch.Tensor) -> torch.Tensor:
@@ -163,3 +101,75 @@ class PyramidConv2d(nn.Conv2d):
         taps = taps.reshape(n, out_channels, kh, kw, h, w).permute(0, 1, 2, 4, 3, 5)
         taps = taps.reshape(n, out_channels, kh * h, kw * w)
         return torch.matmul(torch.matmul(rows, taps), cols.t())
+
+
+class PyramidPoolingModule(nn.Module):
+    """SSSegmentation's PPM: branches at scales (1, 2, 3, 6) concatenated after the input, then a 3x3 bottleneck.
+
+    Keys ``branches.<i>.{1,2}`` and ``bottleneck.{0,1}`` (flat conv, BN, LeakyReLU); resizes use
+    align_corners=False.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        pool_scales: Sequence[int] = (1, 2, 3, 6),
+        act_layer: ActLayer = leaky_relu,
+    ) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d(scale), *conv_norm_act(in_channels, out_channels, act_layer=act_layer)
+            )
+            for scale in pool_scales
+        )
+        concatenated = in_channels + len(pool_scales) * out_channels
+        self.bottleneck = nn.Sequential(
+            *conv_norm_act(
+                concatenated,
+                out_channels,
+                3,
+                act_layer=act_layer,
+                conv_layer=partial(PyramidConv2d, align_corners=False),
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # = bottleneck(cat([x, resize(branch(x)) ...])) without upsampling the pooled maps (PyramidConv2d)
+        parts = [x, *(branch(x) for branch in self.branches)]
+        return self.bottleneck[1:](self.bottleneck[0](parts, size=x.shape[-2:]))
+
+
+class PSPModule(nn.Module):
+    """Pyramid pooling of the official CE2P, SCHP and CDGNet (bins 1, 2, 3, 6); the concat puts the pooled
+    branches first, then the input, and resizes with align_corners=True. Keys ``stages.<i>.{1,2.0}`` and
+    ``bottleneck.{0,1.0}`` (conv, then the ABN Sequential); `act_layer` is the head's ABN activation."""
+
+    def __init__(
+        self, features: int, out_features: int, act_layer: ActLayer, sizes: Sequence[int] = (1, 2, 3, 6)
+    ) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList(
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d((size, size)),
+                *conv_norm_act(features, out_features, act_layer=act_layer, abn=True),
+            )
+            for size in sizes
+        )
+        concatenated = features + len(sizes) * out_features
+        self.bottleneck = nn.Sequential(
+            *conv_norm_act(
+                concatenated,
+                out_features,
+                3,
+                act_layer=act_layer,
+                abn=True,
+                conv_layer=partial(PyramidConv2d, align_corners=True),
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # = bottleneck(cat([upsample(stage(x)) ..., x])) without upsampling the pooled maps (PyramidConv2d)
+        parts = [*(stage(x) for stage in self.stages), x]
+        return self.bottleneck[1:](self.bottleneck[0](parts, size=x.shape[-2:]))

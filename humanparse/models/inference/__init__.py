@@ -1,0 +1,41 @@
+"""Inference preparation: `prepare_for_inference` (prepare.py) and the Winograd CPU kernels it uses (winograd.py)."""
+
+from humanparse.models.inference.prepare import (
+    PRECISIONS,
+    autocast,
+    count_batchnorms,
+    find_conv_bn_pairs,
+    fold_batchnorm,
+    prepare_for_inference,
+    to_input,
+    uses_channels_last,
+)
+from humanparse.models.inference.winograd import (
+    WINOGRAD_MIN_CHANNELS,
+    WINOGRAD_MIN_PIXELS,
+    WinogradConv2d,
+    conv2d_same,
+    use_winograd,
+    winograd_available,
+    winograd_conv2d,
+    winograd_eligible,
+)
+
+__all__ = [
+    "PRECISIONS",
+    "WINOGRAD_MIN_CHANNELS",
+    "WINOGRAD_MIN_PIXELS",
+    "WinogradConv2d",
+    "autocast",
+    "conv2d_same",
+    "count_batchnorms",
+    "find_conv_bn_pairs",
+    "fold_batchnorm",
+    "prepare_for_inference",
+    "to_input",
+    "use_winograd",
+    "uses_channels_last",
+    "winograd_available",
+    "winograd_conv2d",
+    "winograd_eligible",
+]

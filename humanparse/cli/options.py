@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
+# the runtimes `humanparse.engine.backends.create_predictor` knows (kept here so `--help` needs no torch import)
+BACKENDS = ("torch", "onnxruntime")
+
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """`--set KEY=VALUE ...` (repeatable) -> `args.overrides`, applied with `Config.override`."""
@@ -61,3 +64,13 @@ def add_benchmark_options(
     )
     parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first (default {warmup})")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """`--backend torch|onnxruntime` -> `args.backend` (the runtime of the network)."""
+    parser.add_argument(
+        "--backend",
+        default="torch",
+        choices=BACKENDS,
+        help="torch (default: a .pth checkpoint or zoo name) or onnxruntime (an .onnx file from `humanparse export`)",
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_precision_option, add_set_option, add_tta_options
+from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write <stem>_logits.npy: float16 K x H x W at the photo size",
     )
-    parser.add_argument(
-        "--backend", default="torch", choices=["torch", "onnxruntime"], help="torch (default) or onnxruntime"
-    )
+    add_backend_option(parser)
     add_tta_options(parser)
     add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -43,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from humanparse.engine.backends import create_predictor
     from humanparse.engine.prediction_io import check_unique_stems, collect_images, write_outputs
-    from humanparse.engine.predictor import Predictor, onnx_forward, resolve_config
+    from humanparse.engine.predictor import resolve_config
     from humanparse.errors import ConfigError, DataError
 
     if args.batch_size < 1:
@@ -52,12 +51,10 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args.config).override(args.overrides)
     paths = collect_images(args.inputs)
     check_unique_stems(paths)
-    forward = onnx_forward(args.checkpoint) if args.backend == "onnxruntime" else None
-    checkpoint = None if forward is not None else args.checkpoint
-    predictor = Predictor(
+    predictor = create_predictor(
         config,
-        checkpoint,
-        forward=forward,
+        args.checkpoint,
+        backend=args.backend,
         device=args.device,
         scales=args.scales,
         flip=args.flip,

@@ -19,7 +19,7 @@ from humanparse.data.io import read_image
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
 from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
-from humanparse.errors import CheckpointError, ConfigError, DataError
+from humanparse.errors import CheckpointError, DataError
 from humanparse.models.inference import prepare_for_inference
 from humanparse.models.weights import load_for_inference
 
@@ -29,38 +29,6 @@ ImageInput = Union[str, Path, np.ndarray]
 def resolve_config(config: Union[str, Path, Config]) -> Config:
     """A Config from a recipe name, a YAML path or a Config."""
     return config if isinstance(config, Config) else load_config(str(config))
-
-
-def onnx_forward(path: Union[str, Path]) -> Forward:
-    """An ONNX file written by `humanparse export` (input `image`, first output `seg`) as a forward function."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ConfigError("--backend onnxruntime needs `pip install onnxruntime`") from error
-    try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:
-        raise CheckpointError(f"{path}: onnxruntime cannot load it: {error}") from error
-    model_input = session.get_inputs()[0]
-    fixed_batch = isinstance(model_input.shape[0], int)
-
-    def forward(images: torch.Tensor) -> torch.Tensor:
-        array = images.detach().cpu().numpy().astype(np.float32)
-        # a static export takes one image at a time; scales need an export with --dynamic
-        chunks = [array[i : i + 1] for i in range(len(array))] if fixed_batch else [array]
-        try:
-            outputs = [session.run(None, {model_input.name: chunk})[0] for chunk in chunks]
-        except Exception as error:
-            raise ConfigError(
-                f"{path}: the ONNX model rejected an input of shape {chunks[0].shape} "
-                f"(expects {model_input.shape}); export with --dynamic for other sizes or scales"
-            ) from error
-        return torch.from_numpy(np.concatenate(outputs))
-
-    return forward
 
 
 class Predictor:

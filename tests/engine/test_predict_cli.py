@@ -130,3 +130,10 @@ def test_inputs_writing_the_same_name_are_refused(photos, checkpoint, tmp_path, 
         == 2
     )
     assert "odd.png" in capsys.readouterr().err
+
+
+def test_the_cli_offers_every_backend_the_engine_knows():
+    from humanparse.cli.options import BACKENDS as CLI_BACKENDS
+    from humanparse.engine.backends import BACKENDS
+
+    assert CLI_BACKENDS == BACKENDS

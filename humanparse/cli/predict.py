@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     skipped = []
     progress = None
     if not args.no_progress:
-        from tqdm import tqdm
+        from humanparse.progress import progress_bar
 
-        progress = tqdm(total=len(paths), desc="predict", unit="img", dynamic_ncols=True)
+        progress = progress_bar(total=len(paths), desc="predict", unit="img")
     from humanparse.data.io import read_image
 
     for start in range(0, len(paths), args.batch_size):

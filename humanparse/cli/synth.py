@@ -40,10 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from humanparse.data.labels import canonical_layout
     from humanparse.data.synth import generate_dataset, layout_num_classes
+    from humanparse.progress import progress_bar
 
     if args.train < 0 or args.val < 0:
         raise DataError("--train and --val must be >= 0")
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise DataError(f"--out is a file, not a folder: {out}")
     total = args.train + args.val
-    with tqdm(total=total, desc=f"synth {args.layout}", unit="img", disable=args.no_progress) as bar:
+    with progress_bar(total=total, desc=f"synth {args.layout}", unit="img", disable=args.no_progress) as bar:
         try:
             root = generate_dataset(
                 args.layout,

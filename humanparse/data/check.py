@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
-from tqdm import tqdm
-
 from humanparse.data.datasets import locate_split
 from humanparse.data.io import check_same_size, read_image, read_label
 from humanparse.data.labels import canonical_layout, class_info
 from humanparse.errors import DataError
+from humanparse.progress import progress_bar as progress
 
 
 @dataclass
@@ -84,10 +83,10 @@ def check_sample(image_path: str, label_path: Optional[str], num_classes: int) -
 
 
 def check_dataset(config, splits: Sequence[str], progress_bar: bool = True) -> List[SplitReport]:
-    """Check each split in turn with a tqdm bar per split; return one report per split."""
+    """Check each split in turn with a progress bar per split; return one report per split."""
     reports = []
     for split in splits:
-        with tqdm(desc=f"checking {split}", unit="img", disable=not progress_bar) as bar:
+        with progress(desc=f"checking {split}", unit="img", disable=not progress_bar) as bar:
             reports.append(check_split(config, split, progress=bar.update, on_total=_setter(bar)))
     return reports
 

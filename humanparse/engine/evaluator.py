@@ -10,12 +10,12 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from humanparse.engine.tta import TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
 from humanparse.metrics import ConfusionMatrix
 from humanparse.models.inference import prepare_for_inference
+from humanparse.progress import progress_bar
 
 
 def _rank_and_world() -> tuple:
@@ -84,7 +84,7 @@ def evaluate(
     rank, world = _rank_and_world()
     indices = range(rank, len(dataset), world)
     if progress and rank == 0:
-        indices = tqdm(indices, desc="evaluate", unit="img", dynamic_ncols=True)
+        indices = progress_bar(iterable=indices, desc="evaluate", unit="img")
     for index in indices:
         sample = dataset[index]
         image = sample["image"].unsqueeze(0).to(device)

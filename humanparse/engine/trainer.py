@@ -34,6 +34,7 @@ from humanparse.losses import build_loss
 from humanparse.losses.cdg import mixup_loss
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import checkpoint_dict
+from humanparse.progress import progress_bar
 
 # Everything a run writes; --overwrite deletes only these, never other files a user keeps in the folder.
 RUN_FILES = ("config.yaml", "log.jsonl", "train.log", ckpt.LATEST_POINTER, ckpt.BEST_NAME, "loss.png", "lr.png",
@@ -394,7 +395,7 @@ class Trainer:
     def _progress_bar(self):
         if not self.progress:
             return None
-        return tqdm(total=self.max_iterations, initial=self.iteration, unit="it", dynamic_ncols=True)
+        return progress_bar(total=self.max_iterations, initial=self.iteration, unit="it")
 
     def _train_epoch(self, bar) -> None:
         config = self.config

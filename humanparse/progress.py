@@ -1,0 +1,32 @@
+"""Progress bars that stay readable off a terminal.
+
+On a terminal a bar redraws in place several times a second. Written to a log file or a pipe (CI, `nohup`,
+`| tee`), every redraw would be a new line, so there the bar updates at most every `OFF_TERMINAL_INTERVAL`
+seconds and the last state is always printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, TextIO
+
+from tqdm import tqdm
+
+OFF_TERMINAL_INTERVAL = 30.0  # seconds between lines when the output is not a terminal
+
+
+def is_terminal(stream: Optional[TextIO] = None) -> bool:
+    """Whether `stream` (default stderr, where bars go) is an interactive terminal."""
+    stream = stream if stream is not None else sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def progress_bar(*, disable: bool = False, file: Optional[TextIO] = None, **options: Any) -> tqdm:
+    """A tqdm bar (same keyword options) that prints a line at most every 30 s when not on a terminal."""
+    options.setdefault("dynamic_ncols", True)
+    if not is_terminal(file):
+        options["mininterval"] = max(options.get("mininterval", 0.1), OFF_TERMINAL_INTERVAL)
+        options["maxinterval"] = max(options.get("maxinterval", 10.0), OFF_TERMINAL_INTERVAL)
+        options["dynamic_ncols"] = False
+        options.setdefault("ncols", 100)
+    return tqdm(disable=disable, file=file, **options)

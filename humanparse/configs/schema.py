@@ -104,6 +104,13 @@ class EvalConfig:
     output: str = "seg"  # which model output is scored
     miou_over: str = "present"  # "present": nanmean over classes with a union | "all": mean over all classes
     truncate_center: bool = False  # official evaluators' int32 centre in the inverse warp (CSENet's 61.27)
+    # affine protocol: where the crop's centre lies. "size": CE2P/CDGNet/CSENet (w/2, h/2), width w;
+    # "size_minus_one": SCHP's utils/transforms.py ((w-1)/2, (h-1)/2), width w-1
+    affine_convention: str = "size"
+    # which reference script `predict` / `Predictor` reproduces (`test` always follows the evaluator):
+    # "evaluate": argmax at the input size, label map warped back (nearest), centre as `truncate_center`;
+    # "simple_extractor": SCHP's simple_extractor.py, logits warped back (bilinear, float centre), then argmax
+    predict_script: str = "evaluate"
 
 
 @dataclass

@@ -73,7 +73,13 @@ class Predictor:
         self.class_names = classes.class_names
         self.transform = build_val_transform(self.config)
         self.tta = TestTimeAugmentation.from_config(
-            forward, self.config, classes.flip_pairs, classes.num_classes, scales=scales, flip=flip
+            forward,
+            self.config,
+            classes.flip_pairs,
+            classes.num_classes,
+            scales=scales,
+            flip=flip,
+            for_prediction=True,
         )
 
     def _prepare(self, image: ImageInput) -> Dict[str, Any]:

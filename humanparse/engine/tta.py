@@ -9,7 +9,9 @@ Two protocols, chosen by `config.eval.protocol`:
   resizes the (image, flipped image) batch to floor(size * s) with align_corners=True, the flipped logits are
   un-flipped with the left/right channel swap and averaged with the plain ones at the head's resolution, then
   upsampled to the input size (align_corners=True) and the scales averaged; the labels are mapped back with the
-  inverse affine warp (nearest), the logits (for saving) with its bilinear version.
+  inverse affine warp (nearest), the logits (for saving) with its bilinear version. `warp_logits=True` instead
+  takes the labels as the argmax of the warped-back logits, as SCHP's simple_extractor.py does
+  (`eval.predict_script="simple_extractor"`, used by `Predictor` only; `test` keeps the evaluator's order).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from humanparse.data.geometry import inverse_warp_labels, inverse_warp_logits
+from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
 from humanparse.errors import ConfigError
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 """images (N, 3, h, w) -> logits (N, K, h', w'); see `model_forward`."""
 
 PROTOCOLS = ("resize", "affine")
+PREDICT_SCRIPTS = ("evaluate", "simple_extractor")
 
 
 def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
@@ -145,6 +148,8 @@ class TestTimeAugmentation:
         scales: Sequence[float] = (1.0,),
         flip_permutation: Optional[Sequence[int]] = None,
         truncate_center: bool = False,
+        affine_convention: str = "size",
+        warp_logits: bool = False,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown eval.protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -155,6 +160,8 @@ class TestTimeAugmentation:
         self.scales = [float(scale) for scale in scales]
         self.flip_permutation = list(flip_permutation) if flip_permutation is not None else None
         self.truncate_center = truncate_center
+        self.affine_convention = check_affine_convention(affine_convention)
+        self.warp_logits = warp_logits and protocol == "affine"
 
     @classmethod
     def from_config(
@@ -166,18 +173,31 @@ class TestTimeAugmentation:
         *,
         scales: Optional[Sequence[float]] = None,
         flip: Optional[bool] = None,
+        for_prediction: bool = False,
     ) -> TestTimeAugmentation:
-        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given."""
+        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given.
+
+        `for_prediction` applies `eval.predict_script` (SCHP's simple_extractor.py: float centre, labels from
+        the warped-back logits); without it the evaluator's protocol is used.
+        """
         from humanparse.data.labels import flip_permutation
 
         evaluation = config.eval
+        if evaluation.predict_script not in PREDICT_SCRIPTS:
+            raise ConfigError(
+                f"unknown eval.predict_script {evaluation.predict_script!r}; "
+                f"choose from {', '.join(PREDICT_SCRIPTS)}"
+            )
+        extractor = for_prediction and evaluation.predict_script == "simple_extractor"
         use_flip = evaluation.flip if flip is None else flip
         return cls(
             forward,
             protocol=evaluation.protocol,
             scales=list(evaluation.scales if scales is None else scales),
             flip_permutation=flip_permutation(num_classes, flip_pairs) if use_flip else None,
-            truncate_center=evaluation.truncate_center,
+            truncate_center=evaluation.truncate_center and not extractor,
+            affine_convention=evaluation.affine_convention,
+            warp_logits=extractor,
         )
 
     @property
@@ -209,6 +229,9 @@ class TestTimeAugmentation:
     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
         """Labels and (when asked) logits of a batch at the original sizes, from one pass of the network."""
         logits = self._network_logits(images, metas)
+        if self.warp_logits:
+            warped = self._to_logits(logits, metas)
+            return [_argmax_labels(item) for item in warped], (warped if with_logits else None)
         labels = self._to_labels(logits, metas)
         return labels, (self._to_logits(logits, metas) if with_logits else None)
 
@@ -218,14 +241,19 @@ class TestTimeAugmentation:
 
     def labels(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         """Per image, the uint8 (H, W) label map at its original size."""
-        return self._to_labels(self._network_logits(images, metas), metas)
+        return self.predict(images, metas)[0]
 
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol == "resize":
             return [item.cpu().numpy().astype(np.float32) for item in logits]
         return [
             inverse_warp_logits(
-                item.cpu().numpy(), meta["center"], meta["scale"], meta["original_size"], self.truncate_center
+                item.cpu().numpy(),
+                meta["center"],
+                meta["scale"],
+                meta["original_size"],
+                self.truncate_center,
+                convention=self.affine_convention,
             )
             for item, meta in zip(logits, metas)
         ]
@@ -241,6 +269,12 @@ class TestTimeAugmentation:
                 meta["scale"],
                 meta["original_size"],
                 self.truncate_center,
+                convention=self.affine_convention,
             )
             for item, meta in zip(logits, metas)
         ]
+
+
+def _argmax_labels(logits: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 argmax over the classes of (K, H, W) logits (first maximum on ties, as np.argmax)."""
+    return np.argmax(logits, axis=0).astype(np.uint8)

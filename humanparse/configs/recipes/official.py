@@ -67,7 +67,15 @@ def schp(key: str) -> Config:
         train=TrainConfig(
             epochs=150, batch_size=48, lr=7e-3, loss="ce2p", align_corners=True, drop_last=False
         ),
-        eval=EvalConfig(protocol="affine", input_size=size, miou_over="all"),
+        # test: evaluate.py (int32 centre); predict: simple_extractor.py; both with SCHP's (w-1) affine
+        eval=EvalConfig(
+            protocol="affine",
+            input_size=size,
+            miou_over="all",
+            truncate_center=True,
+            affine_convention="size_minus_one",
+            predict_script="simple_extractor",
+        ),
         published={
             "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
             "miou": miou,

@@ -46,7 +46,9 @@ def build_val_transform(config) -> ValTransform:
     """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
     evaluation = config.eval
     if evaluation.protocol == "affine":
-        return AffineValTransform(evaluation.input_size, config.data.normalization)
+        return AffineValTransform(
+            evaluation.input_size, config.data.normalization, evaluation.affine_convention
+        )
     if evaluation.protocol == "resize":
         return ResizeValTransform(
             evaluation.input_size,

@@ -43,7 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from humanparse.engine.prediction_io import check_unique_stems, collect_images, write_outputs
+    from humanparse.engine.prediction_io import (
+        check_unique_stems,
+        collect_images,
+        default_palette,
+        write_outputs,
+    )
     from humanparse.engine.predictor import Predictor, onnx_forward, resolve_config
     from humanparse.errors import ConfigError, DataError
 
@@ -63,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
         flip=args.flip,
         precision=args.precision,
     )
-    from humanparse.data.datasets import canonical_layout
-
-    voc_like = canonical_layout(config.data.dataset) in ("voc", "pascal_person_part")
-    palette = args.palette or ("voc" if voc_like else "lip")
+    palette = args.palette or default_palette(config)
     skipped = []
     progress = None
     if not args.no_progress:

@@ -55,6 +55,13 @@ def check_unique_stems(paths: Sequence[Path]) -> None:
         seen[path.stem] = path
 
 
+def default_palette(config) -> str:
+    """The palette `config`'s dataset is drawn with: `voc` for VOC and Pascal-Person-Part, else `lip`."""
+    from humanparse.data.datasets import canonical_layout
+
+    return "voc" if canonical_layout(config.data.dataset) in ("voc", "pascal_person_part") else "lip"
+
+
 def overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: str = "lip") -> np.ndarray:
     """The photo blended with the label colours (background and ignore kept as the photo), BGR uint8."""
     import cv2

@@ -6,6 +6,7 @@ Every refusal is an `UploadError` with the HTTP status to answer and a one-line 
 from __future__ import annotations
 
 import io
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -22,16 +23,17 @@ class UploadError(Exception):
         self.message = message
 
 
-def header_size(data: bytes) -> tuple:
-    """(width, height) from the image header, without decoding pixels; 415 when no image format matches."""
+def header_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from the image header, without decoding pixels; None when Pillow's own guard calls it
+    a decompression bomb (over twice `Image.MAX_IMAGE_PIXELS`); 415 when no image format matches."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         # Image.open reads the header only; the pixels are decoded later, by OpenCV, after the size check
         with Image.open(io.BytesIO(data)) as picture:
             return picture.size
-    except Image.DecompressionBombError as error:  # PIL's own guard (twice Image.MAX_IMAGE_PIXELS)
-        raise UploadError(413, "the image is over the pixel limit (decompression bomb)") from error
+    except Image.DecompressionBombError:
+        return None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise UploadError(415, "the upload is not an image (JPEG, PNG, BMP, TIFF or WebP)") from error
 
@@ -46,11 +48,10 @@ def decode_upload(data: bytes, max_pixels: float) -> np.ndarray:
 
     if not data:
         raise UploadError(400, "empty body: send an image as the request body or a multipart file")
-    width, height = header_size(data)
-    if width * height > max_pixels:
-        raise UploadError(
-            413, f"image of {width}x{height} pixels is over the limit of {int(max_pixels)} pixels"
-        )
+    size = header_size(data)
+    if size is None or size[0] * size[1] > max_pixels:
+        shown = f"{size[0]}x{size[1]}" if size else "too many"
+        raise UploadError(413, f"image of {shown} pixels is over the limit of {int(max_pixels)} pixels")
     try:
         check_complete(data, "upload", "image")
     except DataError as error:

@@ -134,7 +134,8 @@ function buildLegend() {
     name.textContent = item.name.replace(/_/g, " ");
     const share = document.createElement("span");
     share.className = "share";
-    share.textContent = `${((100 * item.pixels) / total).toFixed(1)}%`;
+    const percent = (100 * item.pixels) / total;
+    share.textContent = percent < 0.1 ? "<0.1%" : `${percent.toFixed(1)}%`;
     row.append(swatch, name, share);
     row.addEventListener("click", () => {
       if (state.shown.has(item.index)) state.shown.delete(item.index);

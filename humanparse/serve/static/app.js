@@ -114,6 +114,7 @@ async function parse(file) {
   buildLegend();
   render();
   $("result").hidden = false;
+  $("drop").classList.add("compact");
   $("result").dataset.ready = "true";
   setStatus(`${answer.width}×${answer.height} px · ${answer.classes.length} classes · ${seconds.toFixed(2)} s`);
 }

@@ -154,16 +154,18 @@ def _wait_ready(port: int, server: subprocess.Popen, limit_s: float = 180.0) -> 
 
 
 def _batch_histogram(port: int) -> Dict[int, float]:
-    """Cumulative counts of humanparse_batch_size buckets, by upper bound."""
+    """Cumulative counts of humanparse_batch_size buckets by upper bound; key 0: the model's seconds so far."""
     text = _request(port, "GET", "/metrics")[2].decode()
     buckets = {}
     for match in re.finditer(r'humanparse_batch_size_bucket\{le="([0-9.]+)"\} ([0-9.e+]+)', text):
         buckets[int(float(match.group(1)))] = float(match.group(2))
+    busy = re.search(r"^humanparse_batch_seconds_sum ([0-9.e+-]+)$", text, re.MULTILINE)
+    buckets[0] = float(busy.group(1)) if busy else float("nan")
     return buckets
 
 
 def _batch_sizes(before: Dict[int, float], after: Dict[int, float]) -> Dict[int, int]:
-    cumulative = {size: after[size] - before.get(size, 0.0) for size in sorted(after)}
+    cumulative = {size: after[size] - before.get(size, 0.0) for size in sorted(after) if size > 0}
     sizes, previous = {}, 0.0
     for size, count in cumulative.items():
         sizes[size] = int(round(count - previous))
@@ -291,14 +293,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             elapsed = time.perf_counter() - start
             throughput = load.statuses.get(200, 0) / elapsed
             failed = sum(n for status, n in load.statuses.items() if status != 200) + len(load.errors)
-            sizes = _batch_sizes(before, _batch_histogram(port))
+            after = _batch_histogram(port)
+            sizes = _batch_sizes(before, after)
+            busy = (after[0] - before[0]) / elapsed  # share of the time the model was running
             rss_load = _rss_mb(server.pid)
             print(
                 f"load, {args.clients} clients, {elapsed:.1f} s: {throughput:.1f} photos/s "
                 f"({throughput / offline:.2f}x offline), {load.percentiles()}, failed {failed}",
                 flush=True,
             )
-            print(f"  batch sizes: {sizes}", flush=True)
+            served = max(load.statuses.get(200, 0), 1)
+            print(
+                f"  batch sizes: {sizes}; model busy {100 * busy:.0f}% of the time, "
+                f"{1000 * (after[0] - before[0]) / served:.1f} ms of model time per photo "
+                f"(offline {1000 / offline:.1f} ms)",
+                flush=True,
+            )
 
             rate = args.overload * max(throughput, 0.1)
             over = open_loop(port, bodies, rate, args.overload_seconds, args.max_requests)
@@ -331,6 +341,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         else {},
         load_failed=failed,
         batch_sizes=sizes,
+        model_busy=round(busy, 3),
         overload_rate=round(rate, 1),
         overload_statuses=over.statuses,
         overload_other_statuses=other,

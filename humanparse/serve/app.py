@@ -134,7 +134,7 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000.0,
         max_queue=settings.max_queue,
-        on_batch=metrics.batch_size.observe,
+        on_batch=metrics.observe_batch,
     )
     batcher_ref.append(batcher)
 

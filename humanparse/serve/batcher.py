@@ -34,7 +34,7 @@ class _Job:
 class MicroBatcher:
     """Group concurrent `submit` calls into batches for `run_batch`, run one batch at a time off the event loop.
 
-    `on_batch(size)` is called with the size of every batch that runs (for metrics).
+    `on_batch(size, seconds)` is called after every batch with its size and the time the model took (metrics).
     """
 
     def __init__(
@@ -44,7 +44,7 @@ class MicroBatcher:
         max_batch: int = 8,
         max_wait_s: float = 0.01,
         max_queue: int = 64,
-        on_batch: Optional[Callable[[int], None]] = None,
+        on_batch: Optional[Callable[[int, float], None]] = None,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait_s < 0:
             raise ValueError("max_batch and max_queue must be at least 1, max_wait_s at least 0")
@@ -132,9 +132,8 @@ class MicroBatcher:
             for job in batch:
                 groups.setdefault(job.key, []).append(job)
             self._running = len(batch)
+            start = time.perf_counter()
             try:
-                if self.on_batch is not None:
-                    self.on_batch(len(batch))
                 for key, jobs in groups.items():
                     items = [job.item for job in jobs]
                     try:
@@ -149,3 +148,5 @@ class MicroBatcher:
                             job.future.set_result(result)
             finally:
                 self._running = 0
+                if self.on_batch is not None:
+                    self.on_batch(len(batch), time.perf_counter() - start)

@@ -121,6 +121,7 @@ def test_model_health_metrics_and_page(client):
     assert 'humanparse_requests_total{endpoint="/v1/parse",status="200"}' in text
     assert "humanparse_parse_latency_seconds_bucket" in text
     assert 'humanparse_batch_size_bucket{le="1.0"}' in text
+    assert "humanparse_batch_seconds_count" in text
     assert "humanparse_queue_depth 0.0" in text
     page = client.get("/")
     assert page.status_code == 200 and "<title>humanparse</title>" in page.text

@@ -30,7 +30,9 @@ async def _with_batcher(batcher, body):
 
 def test_concurrent_jobs_share_batches_of_max_batch_in_a_worker_thread():
     calls, sizes = [], []
-    batcher = MicroBatcher(_recorder(calls), max_batch=3, max_wait_s=0.5, on_batch=sizes.append)
+    batcher = MicroBatcher(
+        _recorder(calls), max_batch=3, max_wait_s=0.5, on_batch=lambda size, seconds: sizes.append(size)
+    )
 
     async def body():
         return await asyncio.gather(*(batcher.submit(i, "k") for i in range(5)))

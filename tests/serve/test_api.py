@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image
-from serve_fixtures import RECIPE, encode, save_tiny_checkpoint, synthetic_person
+from serve_fixtures import RECIPE, encode, synthetic_person
 
 pytest.importorskip("fastapi", reason="the serve tests need `pip install -e .[dev]` (fastapi, httpx)")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -29,8 +29,8 @@ CONFIG = get_config(RECIPE).override(["eval.input_size=[64,64]"])
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory):
-    return Predictor(CONFIG, save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pth"))
+def predictor(tiny_checkpoint):
+    return Predictor(CONFIG, tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,7 @@ def test_a_failing_batch_fails_only_its_own_jobs():
 
 
 def test_timeout_cancels_the_job():
-    batcher = MicroBatcher(_recorder([], delay=0.5), max_batch=1, max_wait_s=0.0)
+    batcher = MicroBatcher(_recorder([], delay=0.2), max_batch=1, max_wait_s=0.0)
 
     async def body():
         with pytest.raises(asyncio.TimeoutError):

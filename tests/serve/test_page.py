@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from serve_fixtures import RECIPE, encode, save_tiny_checkpoint, synthetic_person
+from serve_fixtures import RECIPE, encode, synthetic_person
 
 from humanparse.data.labels import get_palette
+from humanparse.engine.masks import compute_mask
 from humanparse.engine.predictor import Predictor
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,8 +79,8 @@ def chromium(width: int = 1280, height: int = 860):
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory):
-    return Predictor(RECIPE, save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pth"))
+def predictor(tiny_checkpoint):
+    return Predictor(RECIPE, tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +146,54 @@ def test_page_parses_a_photo_and_toggles_classes(server, predictor, tmp_path):
         colour = get_palette("lip")[toggled]
         np.testing.assert_array_equal(opaque[inside], np.broadcast_to(colour, opaque[inside].shape))
         _set_opacity(driver, 60)
+
+        # the downloads: the server's label PNG, and the mask of the shown classes (all but background)
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        driver.find_element(By.ID, "download-labels").click()
+        driver.find_element(By.ID, "download-mask").click()
+        names = ("person_labels.png", "person_mask.png")
+        WebDriverWait(driver, 20).until(lambda d: all((downloads / name).exists() for name in names))
+        time.sleep(0.2)  # the file appears before its last write
+        np.testing.assert_array_equal(np.asarray(Image.open(downloads / names[0])), labels)
+        mask = np.asarray(Image.open(downloads / names[1]).convert("L"))
+        np.testing.assert_array_equal(mask, compute_mask(labels, [i for i in present if i != 0]))
+
         assert driver.save_screenshot(str(tmp_path / "serve.png"))
         assert Image.open(tmp_path / "serve.png").size[0] >= 1000
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_page_asks_for_the_api_key(predictor, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from humanparse.serve.app import ServeSettings, create_app
+
+    path = tmp_path / "person.png"
+    cv2.imwrite(str(path), synthetic_person(4, size=(96, 72)))
+    app = create_app(predictor, ServeSettings(api_key="page-key", warmup=False))
+    with LiveServer(app) as live:
+        driver = chromium()
+        try:
+            driver.get(live.url + "/")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: d.find_element(By.ID, "key-form").is_displayed())
+            assert "API key" in driver.find_element(By.ID, "status").text
+            driver.find_element(By.ID, "api-key").send_keys("page-key")
+            driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
+            wait.until(lambda d: RECIPE in d.find_element(By.ID, "model-name").text)
+            assert not driver.find_element(By.ID, "key-form").is_displayed()
+            driver.find_element(By.ID, "file").send_keys(str(path))
+            wait.until(lambda d: d.find_element(By.ID, "result").get_attribute("data-ready") == "true")
+        finally:
+            driver.quit()
 
 
 def test_a_client_that_disconnects_does_not_disturb_the_others(server, predictor):

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from serve_fixtures import RECIPE, save_tiny_checkpoint
+from serve_fixtures import RECIPE
 
 pytest.importorskip("uvicorn", reason="the serve tests need `pip install -e .[dev]`")
 from humanparse.cli import main as cli_main  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pth")
-
-
-def test_serve_binds_loopback_and_passes_its_limits(checkpoint, monkeypatch):
+def test_serve_binds_loopback_and_passes_its_limits(tiny_checkpoint, monkeypatch):
     import uvicorn
 
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
     monkeypatch.delenv("HUMANPARSE_API_KEY", raising=False)
-    argv = ["serve", RECIPE, str(checkpoint), "--max-batch", "3", "--max-queue", "5", "--api-key", "k"]
+    argv = ["serve", RECIPE, str(tiny_checkpoint), "--max-batch", "3", "--max-queue", "5", "--api-key", "k"]
     assert cli_main(argv + ["--max-upload-mb", "2", "--flip", "--port", "8123"]) == 0
     assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
     state = started["app"].state
@@ -30,6 +25,6 @@ def test_serve_binds_loopback_and_passes_its_limits(checkpoint, monkeypatch):
 
 
 @pytest.mark.parametrize("option", [["--max-batch", "0"], ["--max-queue", "0"], ["--max-pixels", "0"]])
-def test_bad_limits_exit_2_with_a_message(checkpoint, option, capsys):
-    assert cli_main(["serve", RECIPE, str(checkpoint), *option]) == 2
+def test_bad_limits_exit_2_with_a_message(tiny_checkpoint, option, capsys):
+    assert cli_main(["serve", RECIPE, str(tiny_checkpoint), *option]) == 2
     assert option[0] in capsys.readouterr().err

@@ -123,12 +123,7 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
     """A FastAPI app serving `predictor` (a humanparse Predictor, loaded once) with `settings`' limits."""
     settings = settings or ServeSettings()
     service = ParseService(predictor, palette)
-    batcher_ref: List[MicroBatcher] = []
-
-    def queue_depth() -> float:
-        return float(batcher_ref[0].depth) if batcher_ref else 0.0
-
-    metrics = ServeMetrics(settings.max_batch, queue_depth)
+    metrics = ServeMetrics(settings.max_batch, lambda: float(batcher.depth))
     batcher = MicroBatcher(
         service.run_batch,
         max_batch=settings.max_batch,
@@ -136,7 +131,6 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         max_queue=settings.max_queue,
         on_batch=metrics.observe_batch,
     )
-    batcher_ref.append(batcher)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -153,7 +147,8 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
             app.state.ready = False
             await batcher.stop()
 
-    app = FastAPI(title="humanparse", summary="Human parsing service", lifespan=lifespan, docs_url="/docs")
+    # no /docs or /redoc: they load their scripts from a CDN, and the server works offline (/openapi.json stays)
+    app = FastAPI(title="humanparse", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ready = False
     app.state.service = service
     app.state.batcher = batcher

@@ -128,6 +128,8 @@ def test_model_health_metrics_and_page(client):
     for name in ("app.js", "style.css"):
         assert client.get(f"/static/{name}").status_code == 200
     assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/docs").status_code == 404  # no CDN-loading docs page; /openapi.json stays
+    assert client.get("/openapi.json").status_code == 200
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -107,13 +107,14 @@ def test_png_mask_and_test_time_options(client, predictor, person):
     assert tta.status_code == 200 and tta.content == _labels_png(variant, person)
 
 
-def test_model_health_metrics_and_page(client):
+def test_model_health_metrics_and_page(client, person):
     model = client.get("/v1/model").json()
     assert model["name"] == RECIPE and model["num_classes"] == 20 and len(model["classes"]) == 20
     assert model["palette"][2] == [255, 0, 0] and model["protocol"] == "resize"
     assert model["input_size"] == [64, 64]
     assert client.get("/healthz").json() == {"status": "ok", "model": RECIPE}
     client.post("/v1/parse", content=b"")
+    client.post("/v1/parse", content=encode(person))
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text

@@ -12,6 +12,18 @@ import numpy as np
 import torch
 
 RECIPE = "ce2p_tiny_synthetic"
+SETUP_HINT = "run `bash scripts/setup.sh --dev` (installs the dev extra, chromium and chromium-driver)"
+
+
+def require(*modules: str) -> None:
+    """Fail (never skip) when a module the serve tests need is missing: the dev extra has them all."""
+    import importlib.util
+
+    import pytest
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.fail(f"the serve tests need {', '.join(missing)}: {SETUP_HINT}", pytrace=False)
 
 
 def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:

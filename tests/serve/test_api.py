@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image
-from serve_fixtures import RECIPE, encode, synthetic_person
+from serve_fixtures import RECIPE, encode, require, synthetic_person
 
-pytest.importorskip("fastapi", reason="the serve tests need `pip install -e .[dev]` (fastapi, httpx)")
+require("fastapi", "httpx", "multipart", "prometheus_client")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from humanparse.configs import get_config  # noqa: E402

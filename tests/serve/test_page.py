@@ -18,15 +18,16 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from serve_fixtures import RECIPE, encode, synthetic_person
+from serve_fixtures import RECIPE, SETUP_HINT, encode, require, synthetic_person
 
 from humanparse.data.labels import get_palette
 from humanparse.engine.masks import compute_mask
 from humanparse.engine.predictor import Predictor
 
+require("fastapi", "uvicorn", "selenium")
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SETUP_HINT = "run `bash scripts/setup.sh --dev` (installs chromium, chromium-driver and selenium)"
 
 
 class LiveServer:

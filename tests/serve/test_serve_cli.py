@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from serve_fixtures import RECIPE
+from serve_fixtures import RECIPE, require
 
-pytest.importorskip("uvicorn", reason="the serve tests need `pip install -e .[dev]`")
+require("fastapi", "uvicorn")
 from humanparse.cli import main as cli_main  # noqa: E402
 
 

@@ -113,7 +113,7 @@ def _random_checkpoint(config: str, folder: Path, photos: List[np.ndarray]) -> P
 
     import humanparse
     from humanparse.data.transforms import build_val_transform
-    from humanparse.models.weights import own_checkpoint
+    from humanparse.models.checkpoint_io import checkpoint_dict
 
     torch.manual_seed(0)
     model = humanparse.build_model(config)
@@ -125,7 +125,7 @@ def _random_checkpoint(config: str, folder: Path, photos: List[np.ndarray]) -> P
     with torch.no_grad():
         model.train()(torch.stack([transform(photo)["image"] for photo in photos[:4]]))
     path = folder / f"{config}_random.pth"
-    torch.save(own_checkpoint(model.eval()), path)
+    torch.save(checkpoint_dict(model.eval()), path)
     return path
 
 

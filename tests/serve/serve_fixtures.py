@@ -34,7 +34,7 @@ def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     """
     import humanparse
     from humanparse.data.transforms import build_val_transform
-    from humanparse.models.weights import own_checkpoint
+    from humanparse.models.checkpoint_io import checkpoint_dict
 
     torch.manual_seed(seed)
     model = humanparse.build_model(RECIPE)
@@ -46,7 +46,7 @@ def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
             module.momentum = None  # a plain average over the batch
     with torch.no_grad():
         model.train()(batch)
-    torch.save(own_checkpoint(model.eval()), path)
+    torch.save(checkpoint_dict(model.eval()), path)
     return path
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from train_fixtures import make_synthetic_lip, tiny_config
 
+import humanparse.engine.trainer
 import humanparse.losses
 from humanparse.cli import main as cli_main
 from humanparse.engine.trainer import Trainer, TrainingDiverged, poly_lr
@@ -137,7 +138,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic_lip,
 
         return poisoned
 
-    monkeypatch.setattr(humanparse.losses, "build_loss", build_poisoned_loss)
+    monkeypatch.setattr(humanparse.engine.trainer, "build_loss", build_poisoned_loss)
     run = tmp_path / "run"
     trainer = Trainer(tiny_config(synthetic_lip), run, progress=False)
     with pytest.raises(TrainingDiverged, match=r"epoch 2, iteration 6 .*loss_edge=nan.*epoch_1.pth"):

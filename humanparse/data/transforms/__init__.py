@@ -14,7 +14,7 @@ import numpy as np
 
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms.affine import AffineTrainTransform
-from humanparse.data.transforms.mixup import BatchMixup, build_batch_augmentation, mix_batch
+from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_augmentation, mix_batch
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
 from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
 from humanparse.errors import ConfigError

@@ -20,6 +20,7 @@ from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTr
 from humanparse.errors import ConfigError
 
 __all__ = [
+    "MIXUP_KEY",
     "BatchMixup",
     "build_batch_augmentation",
     "build_train_transform",

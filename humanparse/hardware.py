@@ -46,7 +46,9 @@ def resolve_device(name: str | torch.device) -> torch.device:
         raise ConfigError(f"--device must be cpu or cuda[:N], not {name!r}") from error
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {name} was asked for, but torch sees no CUDA device; use --device cpu")
+            raise ConfigError(
+                f"--device {name} was asked for, but torch sees no CUDA device; use --device cpu"
+            )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise ConfigError(f"--device {name} was asked for, but torch sees {count} CUDA device(s)")

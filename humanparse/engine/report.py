@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Union
+from typing import Any, Dict, List, Union
 
 import numpy as np
 
-from humanparse.errors import ConfigError
+from humanparse.outputs import writing
 
 SUMMARY_KEYS = ("mIoU", "pixel_acc", "mean_acc", "fwIoU")
 NONFINITE_NOTE = "the network gave non-finite (NaN/inf) logits; these scores are meaningless"
@@ -49,39 +47,10 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def check_writable(path: Union[str, Path]) -> Path:
-    """ConfigError naming `path` when a file cannot be written there: a folder in its place, a file where one of
-    its folders must be, or a folder without write permission. Run it before a long job that ends by writing."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(
-            f"cannot write {path}: it is a folder; give a file name such as {path / 'report.json'}"
-        )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"cannot write {path}: {parent} is a file, not a folder")
-            if not os.access(parent, os.W_OK):
-                raise ConfigError(f"cannot write {path}: no write permission in {parent}")
-            break
-    return path
-
-
-@contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """Turn a failed write (read-only or full disk, a file in the way) into a one-line error naming `path`."""
-    check_writable(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
-
-
 def write_json(results: Dict[str, Any], path: Union[str, Path]) -> Path:
     """Write the results as JSON (NaN written as null); returns the path."""
     path = Path(path)
-    with _writing(path):
+    with writing(path):
         path.write_text(json.dumps(_json_value(results), indent=2) + "\n")
     return path
 
@@ -156,7 +125,7 @@ def _save(figure, path: Union[str, Path]) -> Path:
 
     path = Path(path)
     try:
-        with _writing(path):
+        with writing(path):
             figure.savefig(path, dpi=100)
     finally:
         plt.close(figure)

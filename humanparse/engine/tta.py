@@ -30,7 +30,9 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 
 PROTOCOLS = ("resize", "affine")
 _logger = logging.getLogger(__name__)
-MIN_INPUT_SIDE = 32  # px: a smaller scaled input leaves the stride-8/16 network a feature map of one or two cells
+MIN_INPUT_SIDE = (
+    32  # px: a smaller scaled input leaves the stride-8/16 network a feature map of one or two cells
+)
 
 
 def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:

@@ -133,7 +133,7 @@ class TrainConfig(_Section):
     align_corners: bool = False  # how logits are upsampled to the label size in the loss
     mixup_prob: float = 0.0  # CSENet: 0.3
     mixup_lambda: float = 0.7
-    eval_interval: int = 10  # epochs; the last epoch is always evaluated
+    eval_interval: int = 10  # epochs; the last epoch is always evaluated (0: only the last)
     drop_last: bool = True
     seed: int = 1234
     amp: bool = True  # mixed precision, on CUDA only
@@ -149,7 +149,7 @@ class TrainConfig(_Section):
         "min_lr": at_least(0),
         "mixup_prob": between(0, 1),
         "mixup_lambda": between(0, 1),
-        "eval_interval": at_least(1),
+        "eval_interval": at_least(0),  # 0: the last epoch only
         "seed": at_least(0),
     }
 

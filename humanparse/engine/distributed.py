@@ -16,6 +16,7 @@ import torch.distributed as dist
 from torch import nn
 
 from humanparse.errors import ConfigError
+from humanparse.hardware import resolve_device
 
 TIMEOUT_VARIABLE = "HUMANPARSE_DDP_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 600.0
@@ -60,8 +61,7 @@ def init_distributed(device: str = "cpu") -> DistributedContext:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
+    resolve_device(device)
     if world_size == 1:
         return DistributedContext(0, 1, 0, torch.device(device))
     if use_cuda:

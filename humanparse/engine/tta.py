@@ -16,6 +16,7 @@ Two protocols, chosen by `config.eval.protocol`:
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -31,21 +32,26 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 
 PROTOCOLS = ("resize", "affine")
 PREDICT_SCRIPTS = ("evaluate", "simple_extractor")
+_logger = logging.getLogger(__name__)
+MIN_INPUT_SIDE = (
+    32  # px: a smaller scaled input leaves the stride-8/16 network a feature map of one or two cells
+)
 
 
 def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
     """Wrap a humanparse model (which returns a dict) as a function returning the scored output's float32 logits.
 
     `precision` "bf16"/"fp16" runs the network under autocast (bf16 on a CPU without native bf16 logs a warning
-    once, see `humanparse.hardware`); images go in channels_last when the model's
+    once, fp16 on a CPU is a ConfigError, see `humanparse.hardware`); images go in channels_last when the model's
     weights are (see `humanparse.models.inference.prepare_for_inference`).
     """
-    from humanparse.hardware import warn_if_slow_bf16
+    from humanparse.hardware import check_precision, warn_if_slow_bf16
     from humanparse.models.inference import autocast, uses_channels_last
 
     channels_last = uses_channels_last(model)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
+        check_precision(images.device, precision)
         warn_if_slow_bf16(images.device, precision)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -153,9 +159,11 @@ class TestTimeAugmentation:
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown eval.protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-        if not scales or any(scale <= 0 for scale in scales):
-            raise ConfigError(f"test scales must be positive numbers, got {list(scales)}")
-        self.forward = forward
+        if not scales or any(not math.isfinite(scale) or scale <= 0 for scale in scales):
+            raise ConfigError(f"--scales (eval.scales) must be positive finite numbers, got {list(scales)}")
+        self.forward = self._watch_finite(forward)
+        self.source = "the network"  # named in the non-finite warning: the checkpoint, where known
+        self.nonfinite = False  # whether the network has given NaN or inf logits
         self.protocol = protocol
         self.scales = [float(scale) for scale in scales]
         self.flip_permutation = list(flip_permutation) if flip_permutation is not None else None
@@ -204,7 +212,35 @@ class TestTimeAugmentation:
     def flip(self) -> bool:
         return self.flip_permutation is not None
 
+    def _watch_finite(self, forward: Forward) -> Forward:
+        """`forward`, checked for NaN/inf logits (a broken checkpoint gives them, and argmax hides it)."""
+
+        def watched(images: torch.Tensor) -> torch.Tensor:
+            logits = forward(images)
+            if not self.nonfinite and not bool(torch.isfinite(logits).all()):
+                self.nonfinite = True
+                _logger.warning(
+                    "%s gives non-finite (NaN/inf) logits: its predictions are meaningless "
+                    "(a broken or diverged checkpoint?)",
+                    self.source,
+                )
+            return logits
+
+        return watched
+
+    def _check_scaled_size(self, images: torch.Tensor) -> None:
+        height, width = images.shape[-2:]
+        smallest = min(self.scales)
+        scaled = (int(math.floor(height * smallest)), int(math.floor(width * smallest)))
+        if min(scaled) < MIN_INPUT_SIDE:
+            raise ConfigError(
+                f"--scales (eval.scales) {smallest:g} makes the {height}x{width} network input "
+                f"{scaled[0]}x{scaled[1]} px; each side needs at least {MIN_INPUT_SIDE} px "
+                f"(use scales >= {math.ceil(100 * MIN_INPUT_SIDE / min(height, width)) / 100:g})"
+            )
+
     def _network_logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> torch.Tensor:
+        self._check_scaled_size(images)
         with torch.inference_mode():
             if self.protocol == "affine":
                 return affine_protocol_logits(self.forward, images, self.scales, self.flip_permutation)

@@ -78,7 +78,7 @@ class DataConfig(_Section):
     # sssegmentation family
     resize_size: Tuple[int, int] = (520, 520)  # base size of the random resize (VOC: (2048, 512), keep ratio)
     scale_range: Tuple[float, float] = (0.75, 1.25)
-    one_category_max_ratio: float = 0.75
+    one_category_max_ratio: float = 0.75  # a crop is redrawn while one class fills more than this share
     rotation_degrees: float = 30.0  # 0 disables rotation
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
@@ -105,7 +105,7 @@ class DataConfig(_Section):
         "crop_size": at_least(1),
         "resize_size": at_least(1),
         "scale_range": above(0),
-        "one_category_max_ratio": between(0, 1),
+        "one_category_max_ratio": above(0),  # >= 1 turns the crop's one-category check off
         "rotation_degrees": at_least(0),
         "rotation_prob": between(0, 1),
         "flip_prob": between(0, 1),

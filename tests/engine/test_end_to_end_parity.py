@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -27,6 +28,9 @@ PHOTOS = E2E / "photos"
 EVAL_SIZE = [161, 129]  # the evaluation fixtures ran the scripts with --input-size 161,129
 LABEL_AGREEMENT = 0.999
 LOGITS_RTOL = 1e-4
+# every family and protocol path runs by default; the same code with other options under
+# HUMANPARSE_E2E_FULL=1 (~4 min more on 2 cores)
+FULL = os.environ.get("HUMANPARSE_E2E_FULL") == "1"
 
 
 def _checkpoint(directory: Path, keys: Path, fmt: str) -> Path:
@@ -41,8 +45,8 @@ def weights_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e_weights")
 
 
-def _reference_outputs(dataset: str, stem: str):
-    folder = E2E / f"simple_extractor_{dataset}"
+def _reference_outputs(dataset: str, stem: str, folder: Optional[Path] = None):
+    folder = folder or E2E / f"simple_extractor_{dataset}"
     labels = np.array(Image.open(folder / f"{stem}.png"))
     with np.load(folder / "logits.npz") as logits:
         if stem in logits:
@@ -50,13 +54,15 @@ def _reference_outputs(dataset: str, stem: str):
         return labels, logits[f"{stem}__stride4"], 4
 
 
-def _check_prediction(labels, logits, dataset: str, stem: str) -> None:
-    ref_labels, ref_logits, stride = _reference_outputs(dataset, stem)
+def _check_prediction(
+    labels, logits, dataset: str, stem: str, folder: Optional[Path] = None, rtol: float = LOGITS_RTOL
+) -> None:
+    ref_labels, ref_logits, stride = _reference_outputs(dataset, stem, folder)
     assert labels.shape == ref_labels.shape
     agreement = float((labels == ref_labels).mean())
     assert agreement >= LABEL_AGREEMENT, f"{stem}: {agreement:.5f} of the labels agree"
     error = relative_error(logits[:, ::stride, ::stride], ref_logits)
-    assert error <= LOGITS_RTOL, f"{stem}: logits relative error {error:.2e}"
+    assert error <= rtol, f"{stem}: logits relative error {error:.2e}"
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +113,51 @@ def test_predict_cli_writes_simple_extractor_labels(schp_lip_model, tmp_path):
     assert float((written == reference).mean()) >= LABEL_AGREEMENT
 
 
+SSSEG_INFERENCE = E2E / "ssseg_inference"
+
+
+@pytest.fixture(scope="module")
+def ce2p_lip_model(weights_dir):
+    config = load_config("ce2p_resnet50os8_lip")
+    checkpoint = _checkpoint(weights_dir, PARITY / "ce2p_resnet50os8_lip_keys.tsv", "sssegmentation")
+    return config, checkpoint, load_for_inference(config, checkpoint)
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["optimize", "plain"])
+def test_ce2p_lip_predictor_equals_ssseg_inference(ce2p_lip_model, optimize):
+    config, _, model = ce2p_lip_model
+    stems = ["tiny_hopper_29x37", "large_hopper_520x640"] if optimize else ["landscape_hopper_131x187"]
+    predictor = Predictor(config, model=model, optimize=optimize)
+    labels, logits = predictor.predict_batch([PHOTOS / f"{stem}.jpg" for stem in stems], with_logits=True)
+    for stem, label_map, photo_logits in zip(stems, labels, logits):
+        _check_prediction(label_map, photo_logits, "lip", stem, SSSEG_INFERENCE / "single")
+
+
+def test_ce2p_lip_predictor_tta_equals_ssseg_inference(ce2p_lip_model):
+    if not FULL:
+        pytest.skip(
+            "six passes of the resize protocol checked by tta_resize.npz; HUMANPARSE_E2E_FULL=1 runs it"
+        )
+    config, _, model = ce2p_lip_model
+    stem = "tiny_hopper_29x37"  # inference.py with tta multiscale [0.75, 1, 1.25] and flip
+    predictor = Predictor(config, model=model, scales=[0.75, 1.0, 1.25], flip=True)
+    labels, logits = predictor.predict_batch([PHOTOS / f"{stem}.jpg"], with_logits=True)
+    _check_prediction(labels[0], logits[0], "lip", stem, SSSEG_INFERENCE / "msflip")
+
+
+def test_predict_cli_writes_ssseg_inference_labels(ce2p_lip_model, tmp_path):
+    from humanparse.cli import main
+
+    _, checkpoint, _ = ce2p_lip_model
+    stem = "synth_person_161x121"
+    args = [str(checkpoint), str(PHOTOS / f"{stem}.jpg"), "--out", str(tmp_path), "--save-logits"]
+    assert main(["predict", "ce2p_resnet50os8_lip", *args, "--no-progress"]) == 0
+    written = np.array(Image.open(tmp_path / f"{stem}.png"))
+    logits = np.load(tmp_path / f"{stem}_logits.npy").astype(np.float32)
+    # --save-logits writes float16: its rounding alone is up to ~5e-4 relative
+    _check_prediction(written, logits, "lip", stem, SSSEG_INFERENCE / "single", rtol=1e-3)
+
+
 # (fixture, config, keys file, checkpoint format, scales, flip): the script's own options
 EVALUATIONS = {
     "schp_eval_single": ("schp_resnet101_lip", PARITY / "schp_resnet101_lip_keys.tsv", "schp", [1.0], False),
@@ -154,10 +205,6 @@ EVALUATIONS = {
     ),
 }
 
-
-# every family and protocol path runs by default; the same code with other options under
-# HUMANPARSE_E2E_FULL=1 (~3 min more on 2 cores)
-FULL = os.environ.get("HUMANPARSE_E2E_FULL") == "1"
 DEFAULT_EVALUATIONS = ("schp_eval_single", "ce2p_eval", "cdgnet_eval_multi", "csenet_eval")
 
 

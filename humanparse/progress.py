@@ -21,6 +21,22 @@ def is_terminal(stream: Optional[TextIO] = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+class _QuietBar(tqdm):
+    """A bar off a terminal: its postfix and description wait for the next timed line instead of forcing one."""
+
+    def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_postfix_str(self, s="", refresh=True):
+        super().set_postfix_str(s, refresh=False)
+
+    def set_description(self, desc=None, refresh=True):
+        super().set_description(desc, refresh=False)
+
+    def set_description_str(self, desc=None, refresh=True):
+        super().set_description_str(desc, refresh=False)
+
+
 def progress_bar(*, disable: bool = False, file: Optional[TextIO] = None, **options: Any) -> tqdm:
     """A tqdm bar (same keyword options) that prints a line at most every 30 s when not on a terminal."""
     options.setdefault("dynamic_ncols", True)
@@ -29,4 +45,5 @@ def progress_bar(*, disable: bool = False, file: Optional[TextIO] = None, **opti
         options["maxinterval"] = max(options.get("maxinterval", 10.0), OFF_TERMINAL_INTERVAL)
         options["dynamic_ncols"] = False
         options.setdefault("ncols", 100)
+        return _QuietBar(disable=disable, file=file, **options)
     return tqdm(disable=disable, file=file, **options)

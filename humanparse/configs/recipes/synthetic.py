@@ -32,7 +32,7 @@ def ce2p_tiny_synthetic() -> Config:
             num_workers=2,
         ),
         train=TrainConfig(
-            epochs=20, batch_size=8, lr=0.02, min_lr=2e-4, loss="ce2p", eval_interval=4, align_corners=False
+            epochs=12, batch_size=8, lr=0.02, min_lr=2e-4, loss="ce2p", eval_interval=4, align_corners=False
         ),
         eval=EvalConfig(protocol="resize", input_size=crop, miou_over="present"),
     )

@@ -141,6 +141,9 @@ def export_onnx_checked(
     config = config if config is not None else getattr(model, "config", None)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
     try:
         _export_to(model, temporary, input_size, dynamic, opset, with_argmax)
         errors = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 from humanparse.configs import Config
 from humanparse.errors import CheckpointError
@@ -43,8 +43,9 @@ def normalization_description(mode: str) -> Dict[str, Any]:
     return {"channel_order": _CHANNEL_ORDER[mode], "scale": 1 / 255, "mean": list(mean), "std": list(std)}
 
 
-def model_metadata(config: Config) -> Dict[str, str]:
-    """String key -> string value (JSON for structured values) describing `config` for a model file."""
+def model_metadata(config: Config, extra: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+    """String key -> string value (JSON for structured values) describing `config` for a model file; `extra`
+    adds keys (e.g. ``humanparse.precision``)."""
     from humanparse.data.labels import dataset_classes, default_palette, get_palette
 
     classes = dataset_classes(config.data)
@@ -66,13 +67,15 @@ def model_metadata(config: Config) -> Dict[str, str]:
             "align_corners": config.train.align_corners,
         },
         "humanparse.input_size": list(config.eval.input_size),
+        "humanparse.precision": "fp32",
+        **(extra or {}),
     }
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
-def add_onnx_metadata(model_proto, config: Config) -> None:
+def add_onnx_metadata(model_proto, config: Config, extra: Optional[Dict[str, Any]] = None) -> None:
     """Set the `model_metadata` of `config` on an in-memory `onnx.ModelProto` (replacing older values)."""
-    entries = model_metadata(config)
+    entries = model_metadata(config, extra)
     kept = [prop for prop in model_proto.metadata_props if prop.key not in entries]
     del model_proto.metadata_props[:]
     model_proto.metadata_props.extend(kept)
@@ -81,9 +84,9 @@ def add_onnx_metadata(model_proto, config: Config) -> None:
         prop.key, prop.value = key, value
 
 
-def add_openvino_metadata(ov_model, config: Config) -> None:
+def add_openvino_metadata(ov_model, config: Config, extra: Optional[Dict[str, Any]] = None) -> None:
     """Set the `model_metadata` of `config` in an `openvino.Model`'s rt_info (saved with the IR)."""
-    for key, value in model_metadata(config).items():
+    for key, value in model_metadata(config, extra).items():
         ov_model.set_rt_info(value, [RT_INFO_SECTION, key.split(".", 1)[1]])
 
 

@@ -253,6 +253,36 @@ class QuantizeReport:
         return lines
 
 
+def _require_quantizer(backend: str) -> None:
+    require("onnx", "quantization")  # the fp32 export comes first
+    require("onnxruntime", "quantization")
+    if backend == "openvino":
+        require("openvino", "--backend openvino quantization")
+        require("nncf", "--backend openvino quantization")
+
+
+def quantize_model(
+    config: Config,
+    model: torch.nn.Module,
+    calibration: Sequence[Path],
+    out: Union[str, Path],
+    backend: str,
+    dynamic: Optional[bool] = None,
+) -> Dict[str, Any]:
+    """Export `model` (fp32, checked), quantize it for `backend` calibrated on the `calibration` photos and write
+    it atomically to `out`. `dynamic` None: only when the recipe needs several input sizes. Returns the details."""
+    from humanparse.export import export_onnx
+
+    out = Path(out)
+    _require_quantizer(backend)
+    dynamic = needs_dynamic_export(config) if dynamic is None else dynamic
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
+        fp32_onnx = Path(folder) / "fp32.onnx"
+        export_onnx(model, fp32_onnx, tuple(config.eval.input_size), dynamic=dynamic, config=config)
+        return QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+
+
 def quantize(
     config: Config,
     checkpoint: Union[str, Path],
@@ -268,23 +298,14 @@ def quantize(
     """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
     from humanparse.engine.backends import runtime_forward
     from humanparse.engine.predictor import Predictor
-    from humanparse.export import export_onnx
     from humanparse.models.weights import load_for_inference
 
     out = Path(out)
     backend = backend_for(out, backend)
-    require("onnx", "quantization")  # the fp32 export comes first
-    if backend == "openvino":
-        require("openvino", "--backend openvino quantization")
-        require("nncf", "--backend openvino quantization")
+    _require_quantizer(backend)
     calibration, held_out = split_photos(photos, num_images)
     model = load_for_inference(config, checkpoint)
-    dynamic = needs_dynamic_export(config) if dynamic is None else dynamic
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
-        fp32_onnx = Path(folder) / "fp32.onnx"
-        export_onnx(model, fp32_onnx, tuple(config.eval.input_size), dynamic=dynamic, config=config)
-        details = QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+    details = quantize_model(config, model, calibration, out, backend, dynamic)
     fp32 = Predictor(config, model=model)
     int8 = Predictor(config, forward=runtime_forward(backend, out))
     report = QuantizeReport(

@@ -64,6 +64,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "--train-images", type=int, default=300, help="synthetic training people (default 300)"
     )
     parser.add_argument("--val-images", type=int, default=40, help="synthetic validation people (default 40)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe overrides of the accuracy network, for training and measuring (e.g. train.batch_size=8)",
+    )
     return parser.parse_args(argv)
 
 
@@ -215,6 +223,7 @@ def train(args: argparse.Namespace, data: Path, run: Path) -> Optional[Path]:
     command = [
         sys.executable, "-m", "humanparse", "train", ACCURACY_RECIPE, "--data-root", str(data),
         "--work-dir", str(run), "--epochs", str(args.train_epochs), "--no-progress", "--eval-interval", "5",
+        *(["--set", *args.overrides] if args.overrides else []),
     ]  # fmt: skip
     if (run / "latest.json").is_file():
         command.append("--resume")
@@ -232,7 +241,7 @@ def accuracy(args: argparse.Namespace, work: Path) -> List[str]:
     checkpoint = train(args, data, work / "train")
     if checkpoint is None:
         return ["accuracy: no trained checkpoint yet (training did not reach an evaluation); run again"]
-    config = get_config(ACCURACY_RECIPE)
+    config = get_config(ACCURACY_RECIPE).override(args.overrides)
     calibration = sorted((data / "train_images").glob("*.jpg"))[: args.calib]
     held_out = sorted((data / "val_images").glob("*.jpg"))
     lines = [

@@ -94,6 +94,7 @@ def build_simple_extractor(repo: str, num_classes: int = 20) -> Tuple[nn.Module,
 
 def our_schp_state(reference: nn.Module) -> Dict[str, Any]:
     """The reference's weights in our key space."""
+    from humanparse.configs import get_config
     from humanparse.models.weights import converter_for
 
-    return converter_for("schp")(dict(reference.state_dict()))
+    return converter_for(get_config("schp_resnet101_lip").model.arch)(dict(reference.state_dict()))

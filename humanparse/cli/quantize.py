@@ -5,7 +5,7 @@ quantizer (NNCF for OpenVINO, quantize_static for ONNX Runtime) sets the int8 ra
 stay in float. It then reports the label agreement with fp32 on held-out photos of CALIB, and with --val (a
 labelled dataset root of the recipe's layout) the validation mIoU of fp32 and int8. The file stores its recipe:
   humanparse quantize ce2p_resnet101os8_lip ce2p.pth --calib photos/ --out ce2p_int8.xml
-  humanparse predict ce2p_int8.xml photos/ --out parsed/ --backend openvino
+  humanparse predict ce2p_resnet101os8_lip ce2p_int8.xml photos/ --out parsed/ --backend openvino
 Needs pip install 'humanparse[openvino]' (OpenVINO, .xml) or 'humanparse[onnx]' (ONNX Runtime, .onnx).
 """
 

@@ -1,4 +1,4 @@
-"""ONNX export of a network's eval-mode parsing logits, checked against onnxruntime.
+"""ONNX export of a network's eval-mode parsing logits, checked against onnxruntime before it is written.
 
 torch's TorchScript exporter cannot export ``AdaptiveAvgPool2d`` when the output size does not divide the input
 (PSP's 2/3/6 bins, CSENet's upsampling row/column pools) or the input size is dynamic, and the dynamo exporter
@@ -9,15 +9,18 @@ averaging matrices built from the runtime size (the same bins as PyTorch, equal 
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from humanparse.deploy.extras import require
 from humanparse.errors import ConfigError
 
 INPUT_NAME = "image"
@@ -84,6 +87,10 @@ def exportable_copy(model: nn.Module) -> nn.Module:
     return model
 
 
+class ExportMismatch(RuntimeError):
+    """The exported file's outputs differ from PyTorch's by more than the tolerance; nothing was written."""
+
+
 def export_onnx(
     model: nn.Module,
     path: Union[str, Path],
@@ -93,18 +100,78 @@ def export_onnx(
     with_argmax: bool = False,
     verify: bool = True,
     tolerance: float = 1e-3,
+    config=None,
 ) -> Path:
     """Export ``model`` (eval mode) to ONNX with input ``image`` (N, 3, H, W) and output ``seg`` logits.
 
     ``seg`` stays at the head's native resolution (about 1/4 of the input). ``with_argmax`` adds ``labels``
     (N, H, W) int64: ``seg`` upsampled to the input size (bilinear, the recipe's ``train.align_corners``) then
-    argmax. ``dynamic`` makes batch, height and width symbolic. With ``verify``, `verify_onnx` runs the file and
-    a ``RuntimeError`` is raised when its ``seg`` differs from PyTorch's by more than ``tolerance`` (relative).
+    argmax. ``dynamic`` makes batch, height and width symbolic. See `export_onnx_checked` for the rest.
+    """
+    return export_onnx_checked(
+        model, path, input_size, dynamic, opset, with_argmax, verify, tolerance, config
+    )[0]
+
+
+def export_onnx_checked(
+    model: nn.Module,
+    path: Union[str, Path],
+    input_size: Tuple[int, int] = (473, 473),
+    dynamic: bool = False,
+    opset: int = 17,
+    with_argmax: bool = False,
+    verify: bool = True,
+    tolerance: float = 1e-3,
+    config=None,
+) -> Tuple[Path, Optional[Dict[str, float]]]:
+    """`export_onnx`, returning the path and `verify_onnx`'s errors (None without ``verify``).
+
+    The file is exported next to ``path`` under a temporary name, checked against PyTorch (with ``verify``: an
+    `ExportMismatch` when its ``seg`` differs by more than ``tolerance``, relative), given the recipe's
+    metadata (``config``, default ``model.config``; see `humanparse.deploy.metadata`) and only then renamed to
+    ``path``: a failure leaves no file.
     """
     if opset < MIN_OPSET:
         raise ConfigError(f"ONNX opset must be at least {MIN_OPSET}, got {opset}")
+    onnx = require("onnx", "ONNX export")
+    if verify:
+        require("onnxruntime", "verifying an ONNX export")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    config = config if config is not None else getattr(model, "config", None)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
+    try:
+        _export_to(model, temporary, input_size, dynamic, opset, with_argmax)
+        errors = None
+        if verify:
+            errors = verify_onnx(
+                model, temporary, verification_sizes(input_size, dynamic), with_argmax=with_argmax
+            )
+            if errors["seg"] > tolerance:
+                raise ExportMismatch(
+                    f"{path}: onnxruntime's seg differs from PyTorch's by {errors['seg']:.2e} (relative, "
+                    f"tolerance {tolerance:.0e}); nothing written"
+                )
+        if config is not None:
+            from humanparse.deploy.metadata import add_onnx_metadata
+
+            proto = onnx.load(temporary)
+            add_onnx_metadata(proto, config)
+            onnx.save(proto, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path, errors
+
+
+def _export_to(
+    model: nn.Module, path: str, input_size: Tuple[int, int], dynamic: bool, opset: int, with_argmax: bool
+) -> None:
     wrapper = _SegmentationOutputs(exportable_copy(model), with_argmax, _align_corners(model)).eval()
     output_names = ["seg", "labels"] if with_argmax else ["seg"]
     dynamic_axes = None
@@ -122,20 +189,13 @@ def export_onnx(
         _export(
             wrapper,
             (example,),
-            str(path),
+            path,
             opset,
             dynamo=False,  # the dynamo exporter needs onnxscript, which the toolbox does not depend on
             input_names=[INPUT_NAME],
             output_names=output_names,
             dynamic_axes=dynamic_axes,
         )
-    if verify:
-        errors = verify_onnx(model, path, verification_sizes(input_size, dynamic), with_argmax=with_argmax)
-        if errors["seg"] > tolerance:
-            raise RuntimeError(
-                f"{path}: onnxruntime's seg differs from PyTorch's by {errors['seg']:.2e} (relative)"
-            )
-    return path
 
 
 def _export(wrapper: nn.Module, args: Tuple[torch.Tensor], path: str, opset_version: int, **kwargs) -> None:
@@ -168,12 +228,7 @@ def verify_onnx(
     Returns the worst ``seg`` relative error ||onnx - torch|| / ||torch|| and, with ``with_argmax``, the worst
     fraction of ``labels`` that disagree.
     """
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ConfigError(
-            "verifying an ONNX export needs onnxruntime: pip install 'humanparse[onnx]'"
-        ) from error
+    onnxruntime = require("onnxruntime", "verifying an ONNX export")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(seed)
     worst = {"seg": 0.0, **({"labels": 0.0} if with_argmax else {})}

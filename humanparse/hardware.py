@@ -89,3 +89,16 @@ def warn_if_slow_bf16(device: torch.device | str, precision: str) -> bool:
     _warned = True
     _logger.warning(SLOW_BF16_WARNING)
     return True
+
+
+# x86 flags of the int8 dot-product instructions; without them u8 x s8 products can saturate (see reduce_range)
+INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def cpu_has_int8_dot_product(flags: Optional[FrozenSet[str]] = None) -> Optional[bool]:
+    """Whether the CPU has VNNI/AMX int8 dot products (x86) or is an Arm CPU (no such saturation); None where the
+    flags cannot be read."""
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return None
+    return bool(flags & INT8_DOT_FLAGS) or "asimd" in flags

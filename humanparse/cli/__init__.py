@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "convert": "convert",
     "export": "export",
+    "quantize": "quantize",
     "benchmark": "benchmark",
     "serve": "serve",
 }

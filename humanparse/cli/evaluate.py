@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_precision_option, add_set_option, add_tta_options
+from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
-    parser.add_argument("checkpoint", help="weights: a humanparse checkpoint, a reference .pth or a zoo name")
+    parser.add_argument(
+        "checkpoint",
+        help="weights: a humanparse checkpoint, a reference .pth or a zoo name; with --backend a model file",
+    )
     parser.add_argument("--data-root", required=True, help="the dataset's root folder")
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
     add_tta_options(parser)
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report and its two PNGs here")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
     add_precision_option(parser)
+    add_backend_option(parser)
     add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -39,7 +43,18 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)
-    model = load_for_inference(config, args.checkpoint, args.device)
+    model, forward = None, None
+    if args.backend == "torch":
+        model = load_for_inference(config, args.checkpoint, args.device)
+    else:
+        from humanparse.engine.backends import runtime_forward
+        from humanparse.errors import ConfigError
+
+        if args.precision != "fp32":
+            raise ConfigError(
+                f"--precision {args.precision} applies to --backend torch; a model file sets its own"
+            )
+        forward = runtime_forward(args.backend, args.checkpoint, args.device)
     results = evaluate(
         model,
         config,
@@ -49,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         precision=args.precision,
+        forward=forward,
     )
-    results.update(config=config.name, checkpoint=str(args.checkpoint), split=args.split)
+    results.update(
+        config=config.name, checkpoint=str(args.checkpoint), split=args.split, backend=args.backend
+    )
     print(format_table(results))
     if args.out:
         for path in write_report(results, args.out):

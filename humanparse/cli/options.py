@@ -6,7 +6,7 @@ import argparse
 from typing import Optional
 
 # the runtimes `humanparse.engine.backends.create_predictor` knows (kept here so `--help` needs no torch import)
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "openvino")
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +68,11 @@ def add_benchmark_options(
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    """`--backend torch|onnxruntime` -> `args.backend` (the runtime of the network)."""
+    """`--backend torch|onnxruntime|openvino` -> `args.backend` (the runtime of the network)."""
     parser.add_argument(
         "--backend",
         default="torch",
         choices=BACKENDS,
-        help="torch (default: a .pth checkpoint or zoo name) or onnxruntime (an .onnx file from `humanparse export`)",
+        help="torch (default: a .pth checkpoint or zoo name), onnxruntime (an .onnx file from `humanparse export` "
+        "or `humanparse quantize`) or openvino (an OpenVINO .xml or an .onnx file); both take fp32 and int8 files",
     )

@@ -1,62 +1,46 @@
 """Runtimes a Predictor can run the network on, and `create_predictor`, the one way the commands build one.
 
 * ``torch``: the PyTorch network from a checkpoint (humanparse's or a reference's), prepared for inference;
-* ``onnxruntime``: an ONNX file written by `humanparse export`.
+* ``onnxruntime``: an ONNX file from `humanparse export` or `humanparse quantize` (CPU, or CUDA where installed);
+* ``openvino``: an OpenVINO IR (.xml) from `humanparse quantize --backend openvino`, or an ONNX file (CPU).
+
+Files written by humanparse describe their recipe, so the runtimes need no config (`config=None`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, Union
-
-import numpy as np
-import torch
+from typing import Callable, Dict, Optional, Sequence, Union
 
 from humanparse.configs import Config
+from humanparse.deploy.runtimes import onnxruntime_forward, openvino_forward
 from humanparse.engine.predictor import Predictor
 from humanparse.engine.tta import Forward
-from humanparse.errors import CheckpointError, ConfigError
+from humanparse.errors import ConfigError
 from humanparse.hardware import resolve_device
 
-# backend -> the forward function of a weights file (the torch backend builds the network instead)
-RUNTIME_FORWARDS = {"onnxruntime": lambda path: onnx_forward(path)}
+# backend -> the forward function of a model file on a device (the torch backend builds the network instead)
+RUNTIME_FORWARDS: Dict[str, Callable[[Union[str, Path], str], Forward]] = {
+    "onnxruntime": onnxruntime_forward,
+    "openvino": openvino_forward,
+}
 BACKENDS = ("torch", *RUNTIME_FORWARDS)
 
 
 def onnx_forward(path: Union[str, Path]) -> Forward:
-    """An ONNX file written by `humanparse export` (input `image`, first output `seg`) as a forward function."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise ConfigError("--backend onnxruntime needs `pip install onnxruntime`") from error
-    try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:
-        raise CheckpointError(f"{path}: onnxruntime cannot load it: {error}") from error
-    model_input = session.get_inputs()[0]
-    fixed_batch = isinstance(model_input.shape[0], int)
+    """An ONNX file written by `humanparse export` (input `image`, first output `seg`) on ONNX Runtime's CPU."""
+    return onnxruntime_forward(path)
 
-    def forward(images: torch.Tensor) -> torch.Tensor:
-        array = images.detach().cpu().numpy().astype(np.float32)
-        # a static export takes one image at a time; scales need an export with --dynamic
-        chunks = [array[i : i + 1] for i in range(len(array))] if fixed_batch else [array]
-        try:
-            outputs = [session.run(None, {model_input.name: chunk})[0] for chunk in chunks]
-        except Exception as error:
-            raise ConfigError(
-                f"{path}: the ONNX model rejected an input of shape {chunks[0].shape} "
-                f"(expects {model_input.shape}); export with --dynamic for other sizes or scales"
-            ) from error
-        return torch.from_numpy(np.concatenate(outputs))
 
-    return forward
+def runtime_forward(backend: str, weights: Union[str, Path], device: str = "cpu") -> Forward:
+    """The forward function of a model file on a runtime backend (not ``torch``)."""
+    if backend not in RUNTIME_FORWARDS:
+        raise ConfigError(f"unknown runtime backend {backend!r}; choose from {', '.join(RUNTIME_FORWARDS)}")
+    return RUNTIME_FORWARDS[backend](weights, device)
 
 
 def create_predictor(
-    config: Union[str, Path, Config],
+    config: Optional[Union[str, Path, Config]],
     weights: Union[str, Path],
     *,
     backend: str = "torch",
@@ -65,16 +49,25 @@ def create_predictor(
     scales: Optional[Sequence[float]] = None,
     flip: Optional[bool] = None,
 ) -> Predictor:
-    """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS)."""
+    """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS).
+
+    `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    resolve_device(device)
+    if config is None:
+        if backend == "torch":
+            raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
+        from humanparse.deploy.metadata import config_from_model_file
+
+        config = config_from_model_file(weights)
     if backend == "torch":
+        resolve_device(device)
         return Predictor(config, weights, device=device, precision=precision, scales=scales, flip=flip)
-    if device != "cpu":
-        raise ConfigError(f"--backend {backend} runs on the CPU here; use --device cpu")
-    predictor = Predictor(
-        config, forward=RUNTIME_FORWARDS[backend](weights), device=device, scales=scales, flip=flip
-    )
-    predictor.tta.source = str(weights)
+    if precision != "fp32":
+        raise ConfigError(f"--precision {precision} applies to --backend torch; a model file sets its own")
+    # the runtime moves the images to its device itself; the test-time protocol runs on the CPU
+    forward = runtime_forward(backend, weights, device)
+    predictor = Predictor(config, forward=forward, device="cpu", scales=scales, flip=flip)
+    predictor.tta.source = str(weights)  # named in the warning about non-finite logits
     return predictor

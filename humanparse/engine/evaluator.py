@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from humanparse.engine.tta import TestTimeAugmentation, model_forward
+from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
 from humanparse.metrics import ConfusionMatrix
@@ -43,7 +43,7 @@ def build_tta(
 
 
 def evaluate(
-    model: nn.Module,
+    model: Optional[nn.Module],
     config,
     dataset,
     *,
@@ -53,11 +53,13 @@ def evaluate(
     progress: bool = True,
     precision: str = "fp32",
     optimize: bool = True,
+    forward: Optional[Forward] = None,
 ) -> Dict[str, Any]:
     """Metrics of `model` on `dataset` (from `build_dataset(config, split, train=False)`).
 
     `optimize` scores a BatchNorm-folded channels_last copy of the model (same outputs, faster); `precision`
-    "bf16"/"fp16" runs it under autocast.
+    "bf16"/"fp16" runs it under autocast. `forward` (with `model` None) scores a forward function instead, e.g.
+    an exported file on a runtime (`humanparse.engine.backends.runtime_forward`).
 
     Returns `mIoU`, `pixel_acc`, `mean_acc`, `fwIoU`, `per_class_iou` (class name -> IoU), `miou_over`,
     `protocol`, `scales`, `flip`, `num_images`, `confusion_matrix` (list of rows, gt x pred) and
@@ -67,21 +69,28 @@ def evaluate(
         raise DataError(f"the validation split of {config.data.root} has no images")
     if not getattr(dataset, "has_labels", True):
         raise DataError(f"the split of {config.data.root} has no labels to score against")
+    if (model is None) == (forward is None):
+        raise ValueError("evaluate takes a model or a forward function")
     device = resolve_device(device)
-    was_training = model.training
-    model.eval().to(device)
-    network = model
-    if optimize:
-        network = prepare_for_inference(model, torch.zeros(1, 3, 65, 65, device=device))
-    tta = build_tta(
-        network,
-        config,
-        dataset.flip_pairs,
-        dataset.num_classes,
-        scales=scales,
-        flip=flip,
-        precision=precision,
-    )
+    was_training = model.training if model is not None else False
+    if forward is not None:
+        tta = TestTimeAugmentation.from_config(
+            forward, config, dataset.flip_pairs, dataset.num_classes, scales=scales, flip=flip
+        )
+    else:
+        model.eval().to(device)
+        network = model
+        if optimize:
+            network = prepare_for_inference(model, torch.zeros(1, 3, 65, 65, device=device))
+        tta = build_tta(
+            network,
+            config,
+            dataset.flip_pairs,
+            dataset.num_classes,
+            scales=scales,
+            flip=flip,
+            precision=precision,
+        )
     tta.source = getattr(model, "weights_name", "the model")
     matrix = ConfusionMatrix(dataset.num_classes)
     rank, world = _rank_and_world()
@@ -94,7 +103,8 @@ def evaluate(
         (prediction,) = tta.labels(image, [sample["meta"]])
         matrix.update(prediction, sample["label"].numpy())
     matrix.all_reduce()
-    model.train(was_training)
+    if model is not None:
+        model.train(was_training)
     results = matrix.compute(config.eval.miou_over)
     results["per_class_iou"] = dict(zip(dataset.class_names, results["per_class_iou"]))
     results.update(

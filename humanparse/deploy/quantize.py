@@ -1,0 +1,330 @@
+"""Post-training static int8 quantization of an exported network, calibrated on real photos.
+
+The photos go through the recipe's own test transform (`build_val_transform`), so the calibration ranges are
+those of the inputs the network sees in use. The quantizers are the runtimes' own: NNCF for OpenVINO (preset
+MIXED: symmetric weights, asymmetric activations) and ONNX Runtime's `quantize_static` (QDQ, u8 activations,
+s8 per-channel weights, `reduce_range` on CPUs without VNNI/AMX int8 dot products). The final classifiers
+(the convolutions that produce the output) stay in float; OpenVINO also keeps the pyramid-pooling MatMuls in
+float (its CPU plugin cannot compile them quantized).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from humanparse.configs import Config
+from humanparse.deploy.extras import require
+from humanparse.errors import ConfigError, DataError
+
+QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
+SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
+MAX_HELD_OUT = 50
+
+
+def backend_for(out: Union[str, Path], backend: Optional[str]) -> str:
+    """The quantization backend: the one given, else from the output suffix (.xml: openvino, else onnxruntime)."""
+    if backend is None:
+        backend = "openvino" if Path(out).suffix.lower() == ".xml" else "onnxruntime"
+    if backend not in QUANTIZE_BACKENDS:
+        raise ConfigError(f"unknown --backend {backend!r}; choose from {', '.join(QUANTIZE_BACKENDS)}")
+    if Path(out).suffix.lower() != SUFFIXES[backend]:
+        raise ConfigError(f"--out for --backend {backend} is a {SUFFIXES[backend]} file, got {out}")
+    return backend
+
+
+def split_photos(paths: Sequence[Path], num_images: int) -> Tuple[List[Path], List[Path]]:
+    """Calibration photos (the first `num_images`) and held-out ones (the next, at most MAX_HELD_OUT); with too
+    few photos the last fifth is held out."""
+    if len(paths) < 2:
+        raise DataError(
+            f"calibration needs at least 2 photos (some are held out to check agreement), got {len(paths)}"
+        )
+    if num_images < 1:
+        raise ConfigError(f"--num-images must be at least 1, got {num_images}")
+    if len(paths) <= num_images:
+        num_images = len(paths) - max(1, len(paths) // 5)
+    return list(paths[:num_images]), list(paths[num_images : num_images + MAX_HELD_OUT])
+
+
+def calibration_inputs(config: Config, paths: Sequence[Path]) -> List[np.ndarray]:
+    """Each photo through the recipe's test transform: float32 (1, 3, H, W) network inputs."""
+    from humanparse.data.io import read_image
+    from humanparse.data.transforms import build_val_transform
+
+    transform = build_val_transform(config)
+    return [transform(read_image(path))["image"].unsqueeze(0).numpy() for path in paths]
+
+
+def needs_dynamic_export(config: Config) -> bool:
+    """Whether the recipe feeds the network several sizes (keep-ratio resizing or several test scales)."""
+    return bool(config.eval.keep_ratio) or list(config.eval.scales) != [1.0]
+
+
+def _output_convolutions(
+    outputs: Iterable[Any], producers: Callable[[Any], Iterable[Any]], is_conv: Callable[[Any], bool]
+) -> List[Any]:
+    """The convolutions met first walking back from the outputs (the classifiers), whatever lies between."""
+    found, seen, stack = [], set(), list(outputs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if is_conv(node):
+            found.append(node)
+        else:
+            stack.extend(producers(node))
+    return found
+
+
+def onnx_classifier_nodes(model_proto) -> List[str]:
+    """Names of the Conv nodes of an ONNX graph that produce its outputs."""
+    graph = model_proto.graph
+    by_output = {name: node for node in graph.node for name in node.output}
+    outputs = [by_output[o.name] for o in graph.output if o.name in by_output]
+    convs = _output_convolutions(
+        outputs,
+        lambda node: [by_output[name] for name in node.input if name in by_output],
+        lambda node: node.op_type == "Conv",
+    )
+    return sorted(node.name for node in convs)
+
+
+def openvino_classifier_nodes(ov_model) -> List[str]:
+    """Friendly names of the convolutions of an OpenVINO model that produce its outputs."""
+    convs = _output_convolutions(
+        ov_model.get_results(),
+        lambda node: [value.get_node() for value in node.input_values()],
+        lambda node: node.get_type_name() in ("Convolution", "GroupConvolution"),
+    )
+    return sorted(node.get_friendly_name() for node in convs)
+
+
+def _temporary(out: Path, suffix: str) -> Path:
+    """A fresh file name beside `out` (same file system, so os.replace is atomic) with the usual permissions."""
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{suffix}", dir=out.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
+    return Path(name)
+
+
+def quantize_onnxruntime(
+    fp32_onnx: Path, out: Path, inputs: Sequence[np.ndarray], config: Config, keep_float: Sequence[str] = ()
+) -> Dict[str, Any]:
+    """ONNX Runtime QDQ int8 of `fp32_onnx`, calibrated (min/max) on `inputs`, written atomically to `out`.
+
+    Returns what was done: `reduce_range`, `kept_float` (node names)."""
+    onnx = require("onnx", "--backend onnxruntime quantization")
+    require("onnxruntime", "--backend onnxruntime quantization")
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from humanparse.deploy.metadata import add_onnx_metadata
+    from humanparse.hardware import cpu_has_int8_dot_product
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(inputs)
+
+        def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+            item = next(self.items, None)
+            return None if item is None else {"image": item}
+
+    reduce_range = not cpu_has_int8_dot_product()  # None (unknown) -> the safe choice
+    # ORT's advised pre-processing: shape inference and graph optimisation (folds the export's size arithmetic)
+    prepared = fp32_onnx.with_name(f"{fp32_onnx.stem}.prepared.onnx")
+    quant_pre_process(str(fp32_onnx), str(prepared))
+    kept = sorted(set(onnx_classifier_nodes(onnx.load(str(prepared)))) | set(keep_float))
+    temporary = _temporary(out, ".onnx")
+    try:
+        quantize_static(
+            str(prepared),
+            str(temporary),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=reduce_range,
+            nodes_to_exclude=kept,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        details = {
+            "quantizer": "onnxruntime QDQ u8/s8 per-channel",
+            "reduce_range": reduce_range,
+            "kept_float": kept,
+        }
+        proto = onnx.load(str(temporary))
+        add_onnx_metadata(proto, config, {"humanparse.precision": "int8", "humanparse.quantization": details})
+        onnx.save(proto, str(temporary))
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return details
+
+
+def quantize_openvino(
+    fp32_onnx: Path, out: Path, inputs: Sequence[np.ndarray], config: Config, keep_float: Sequence[str] = ()
+) -> Dict[str, Any]:
+    """NNCF int8 (preset MIXED) of `fp32_onnx` as an OpenVINO IR, calibrated on `inputs`, written atomically to
+    `out` (.xml with its .bin). Returns what was done: `kept_float` (node names and types)."""
+    openvino = require("openvino", "--backend openvino quantization")
+    nncf = require("nncf", "--backend openvino quantization")
+    from humanparse.deploy.metadata import add_openvino_metadata
+
+    model = openvino.convert_model(str(fp32_onnx))
+    kept = sorted(set(openvino_classifier_nodes(model)) | set(keep_float))
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(list(inputs)),
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(inputs),
+        # the CPU plugin cannot compile quantized pyramid-pooling MatMuls (dnnl_postops_composer scale check)
+        ignored_scope=nncf.IgnoredScope(names=kept, types=["MatMul"], validate=False),
+    )
+    details = {"quantizer": "nncf preset MIXED", "kept_float": kept + ["MatMul"]}
+    add_openvino_metadata(
+        quantized, config, {"humanparse.precision": "int8", "humanparse.quantization": details}
+    )
+    temporary = _temporary(out, ".xml")
+    weights = temporary.with_suffix(".bin")
+    try:
+        openvino.save_model(quantized, str(temporary), compress_to_fp16=False)
+        os.replace(weights, out.with_suffix(".bin"))
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
+        weights.unlink(missing_ok=True)
+    return details
+
+
+QUANTIZERS = {"onnxruntime": quantize_onnxruntime, "openvino": quantize_openvino}
+
+
+def label_agreement(reference, candidate, paths: Sequence[Path]) -> float:
+    """Share of label pixels on which two Predictors agree over `paths` (at the photos' sizes)."""
+    equal = total = 0
+    for path in paths:
+        a, b = reference(path), candidate(path)
+        equal += int((a == b).sum())
+        total += a.size
+    return equal / total
+
+
+@dataclass
+class QuantizeReport:
+    """What `quantize` did and measured."""
+
+    out: Path
+    backend: str
+    calibration_images: int
+    held_out_images: int
+    agreement: float
+    details: Dict[str, Any] = field(default_factory=dict)
+    miou: Dict[str, float] = field(default_factory=dict)  # "fp32", "int8" with a validation set
+
+    def lines(self) -> List[str]:
+        kept = ", ".join(self.details.get("kept_float", [])) or "none"
+        lines = [
+            f"wrote {self.out} (int8, {self.details.get('quantizer')}, calibrated on {self.calibration_images} photos)",
+            f"kept in float: {kept}",
+            f"label agreement with fp32 on {self.held_out_images} held-out photos: {100 * self.agreement:.2f}%",
+        ]
+        if self.miou:
+            lines.append(
+                f"validation mIoU: fp32 {self.miou['fp32']:.2f}, int8 {self.miou['int8']:.2f} "
+                f"({self.miou['int8'] - self.miou['fp32']:+.2f} points)"
+            )
+        return lines
+
+
+def _require_quantizer(backend: str) -> None:
+    require("onnx", "quantization")  # the fp32 export comes first
+    require("onnxruntime", "quantization")
+    if backend == "openvino":
+        require("openvino", "--backend openvino quantization")
+        require("nncf", "--backend openvino quantization")
+
+
+def quantize_model(
+    config: Config,
+    model: torch.nn.Module,
+    calibration: Sequence[Path],
+    out: Union[str, Path],
+    backend: str,
+    dynamic: Optional[bool] = None,
+) -> Dict[str, Any]:
+    """Export `model` (fp32, checked), quantize it for `backend` calibrated on the `calibration` photos and write
+    it atomically to `out`. `dynamic` None: only when the recipe needs several input sizes. Returns the details."""
+    from humanparse.export import export_onnx
+
+    out = Path(out)
+    _require_quantizer(backend)
+    dynamic = needs_dynamic_export(config) if dynamic is None else dynamic
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
+        fp32_onnx = Path(folder) / "fp32.onnx"
+        export_onnx(model, fp32_onnx, tuple(config.eval.input_size), dynamic=dynamic, config=config)
+        return QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+
+
+def quantize(
+    config: Config,
+    checkpoint: Union[str, Path],
+    photos: Sequence[Path],
+    out: Union[str, Path],
+    *,
+    backend: Optional[str] = None,
+    num_images: int = 100,
+    val_root: Optional[Union[str, Path]] = None,
+    dynamic: Optional[bool] = None,
+    progress: bool = False,
+) -> QuantizeReport:
+    """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
+    from humanparse.engine.backends import runtime_forward
+    from humanparse.engine.predictor import Predictor
+    from humanparse.models.weights import load_for_inference
+
+    out = Path(out)
+    backend = backend_for(out, backend)
+    _require_quantizer(backend)
+    calibration, held_out = split_photos(photos, num_images)
+    model = load_for_inference(config, checkpoint)
+    details = quantize_model(config, model, calibration, out, backend, dynamic)
+    fp32 = Predictor(config, model=model)
+    int8 = Predictor(config, forward=runtime_forward(backend, out))
+    report = QuantizeReport(
+        out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
+    )
+    if val_root is not None:
+        report.miou = _validation_miou(config, val_root, model, int8.tta.forward, progress)
+    return report
+
+
+def _validation_miou(
+    config: Config, root, model: torch.nn.Module, forward, progress: bool
+) -> Dict[str, float]:
+    from humanparse.data.datasets import build_dataset
+    from humanparse.engine.evaluator import evaluate
+
+    config = Config.from_dict(config.to_dict())
+    config.data.root = str(root)
+    dataset = build_dataset(config, config.data.val_split, train=False)
+    fp32 = evaluate(model, config, dataset, progress=progress)["mIoU"]
+    int8 = evaluate(None, config, dataset, forward=forward, progress=progress)["mIoU"]
+    return {"fp32": 100 * fp32, "int8": 100 * int8}

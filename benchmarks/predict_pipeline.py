@@ -201,7 +201,8 @@ def schp(args, photos: List[Path], work: Path) -> None:
     torch.manual_seed(0)
     model = networks.init_model("resnet101", num_classes=20, pretrained=None).eval()
     weights = work / "schp_like.pth"
-    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, weights)
+    state = {f"module.{k}": v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
+    torch.save({"state_dict": state}, weights)  # InPlace-ABN keeps no batch counter
     input_size = [473, 473]
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize(mean=[0.406, 0.456, 0.485], std=[0.225, 0.224, 0.229])]

@@ -133,21 +133,23 @@ class PhotoDataset(torch.utils.data.Dataset):
     `keep_image`), or `{"index", "error"}` when it cannot be read."""
 
     def __init__(self, items: Sequence[PhotoItem], transform: Callable, keep_image: bool = False) -> None:
-        self.items = items
+        # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
+        self.sources = np.array([str(item.source) for item in items])
         self.transform = transform
         self.keep_image = keep_image
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.sources)
 
     def __getitem__(self, index: int) -> Dict[str, Any]:
+        source = str(self.sources[index])
         try:
-            image = read_image(self.items[index].source)
+            image = read_image(source)
             sample = self.transform(image)
         except DataError as error:
             return {"index": index, "error": str(error)}
         except Exception as error:  # a decoder or transform failure on one photo must not end the run
-            return {"index": index, "error": f"{self.items[index].source}: {type(error).__name__}: {error}"}
+            return {"index": index, "error": f"{source}: {type(error).__name__}: {error}"}
         sample["index"] = index
         if self.keep_image:
             sample["original"] = torch.from_numpy(image)  # a tensor crosses processes in shared memory

@@ -118,8 +118,8 @@ def test_resume_after_kill_9_completes_with_a_clean_runs_outputs(checkpoint, tmp
     photos = tmp_path / "many"
     photos.mkdir()
     rng = np.random.default_rng(2)
-    for index in range(40):
-        cv2.imwrite(str(photos / f"p{index:02d}.jpg"), rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    for index in range(24):
+        cv2.imwrite(str(photos / f"p{index:02d}.jpg"), rng.integers(0, 256, (60, 80, 3), dtype=np.uint8))
     options = [
         "--threads",
         "1",

@@ -160,6 +160,19 @@ def _as_list(samples: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return samples
 
 
+def worker_context():
+    """How decoding workers start: from a clean process ("forkserver", "spawn" where there is none), never by
+    forking this one: a fork inherits OpenCV's thread pool, and the child hangs the first time OpenCV touches it
+    (seen with `cv2.setNumThreads` after the parent had run `cv2.warpAffine`)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # torch and OpenCV imported once, in the server
+    return context
+
+
 def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)  # the workers are the parallelism; OpenCV's own threads would only compete
 
@@ -252,6 +265,7 @@ def run_pipeline(
         num_workers=workers,
         collate_fn=_as_list,
         worker_init_fn=_worker_init if workers else None,
+        multiprocessing_context=worker_context() if workers else None,
         prefetch_factor=2 if workers else None,
         pin_memory=torch.device(predictor.device).type == "cuda",
     )

@@ -95,6 +95,7 @@ def test_nested_folders_mirror_their_paths_and_list_files(nested, checkpoint, tm
     listed = tmp_path / "listed"
     # this process has used OpenCV's thread pool: a forked worker would hang on it, a forkserver one does not
     cv2.warpAffine(np.zeros((480, 640, 3), np.uint8), np.eye(2, 3), (473, 473))
+    time.sleep(0.5)  # until the pool's threads wait on their condition variable (what a fork cannot copy)
     assert _predict(checkpoint, "--list", listing, "--out", listed, "--threads", "1", "--workers", "1") == 0
     assert sorted(_files(listed)) == ["x.png", "y.png"]
     assert _files(listed)["x.png"] == _files(out)["a/x.png"]

@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument(
-        "--list", dest="list_file", metavar="FILE", help="also the photos in FILE, one path a line"
+        "--list",
+        dest="list_file",
+        metavar="FILE",
+        help="also the photos in FILE: one path a line (relative to the current folder), # comments",
     )
     parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
@@ -62,7 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["khw", "hwk"],
         help="K x H x W (default) or H x W x K (with --logits-dtype float32: what SCHP's --logits writes)",
     )
-    parser.add_argument("--logits-dtype", default="float16", choices=["float16", "float32"])
+    parser.add_argument(
+        "--logits-dtype", default="float16", choices=["float16", "float32"], help="default float16"
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose outputs already exist")
     parser.add_argument(
         "--shard", metavar="K/N", help="run only part K of N (0-based), e.g. one task of a SLURM job array"
@@ -139,19 +144,14 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     workers = args.workers if args.workers is not None else default_workers(placement.threads)
-    bar = None
-    if not args.no_progress and placement.is_main:
-        from humanparse.progress import progress_bar
+    bars = []
 
-        label = (
-            "predict" if placement.parts == 1 else f"predict (part {placement.part + 1} of {placement.parts})"
-        )
-        bar = progress_bar(total=0, desc=label, unit="img")
+    def on_plan(todo: int, skipped: int) -> None:  # the bar counts the photos still to do
+        if not args.no_progress and placement.is_main:
+            from humanparse.progress import progress_bar
 
-    def on_plan(todo: int, skipped: int) -> None:
-        if bar is not None:
-            bar.total = todo
-            bar.refresh()
+            part = f" (part {placement.part + 1} of {placement.parts})" if placement.parts > 1 else ""
+            bars.append(progress_bar(total=todo, desc=f"predict{part}", unit="img"))
 
     try:
         summary = run_pipeline(
@@ -164,11 +164,11 @@ def run(args: argparse.Namespace) -> int:
             part=placement.part,
             parts=placement.parts,
             overwrite=args.overwrite,
-            progress=bar.update if bar is not None else None,
+            progress=lambda count: bars[0].update(count) if bars else None,
             on_plan=on_plan,
         )
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     merged = gather_summaries(summary, placement)
     if placement.is_main:

@@ -93,6 +93,12 @@ def plan_inputs(
     return _unique(items)
 
 
+def collect_images(inputs: Sequence[PathLike]) -> List[Path]:
+    """The photo files named by `inputs` (files, folders walked recursively, glob patterns), sorted by output
+    path; DataError as `plan_inputs`."""
+    return [item.source for item in plan_inputs(inputs)]
+
+
 def _list_items(list_file: Path) -> List[PhotoItem]:
     try:
         lines = list_file.read_text().splitlines()

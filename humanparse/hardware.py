@@ -1,7 +1,8 @@
-"""What this machine's CPU can do, read from the CPU itself: native bf16 matrix instructions or not.
+"""What this machine can run: the `--device` asked for, the precision on it, native bf16 on the CPU or not.
 
 bf16 under autocast pays off on a CPU only with native bf16 instructions (x86: AVX-512 BF16 or AMX; Arm: the
-BF16 extension); elsewhere PyTorch emulates it and it runs several times slower than fp32.
+BF16 extension); elsewhere PyTorch emulates it and it runs several times slower than fp32. fp16 autocast on a CPU
+is slower still and poorly supported, so it is refused there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from typing import FrozenSet, Optional, Tuple
 
 import torch
+
+from humanparse.errors import ConfigError
 
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # x86 /proc/cpuinfo flags; Arm "bf16"
 SLOW_BF16_WARNING = "bf16 on this CPU (no AVX-512 BF16/AMX) runs slower than fp32"
@@ -30,6 +33,34 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> Optional[FrozenSet[str]]:
     except OSError:
         pass
     return None
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """`--device` as a torch device; ConfigError when malformed or when the CUDA device asked for is absent.
+
+    The one check behind every command's --device (train, test, predict, benchmark, serve).
+    """
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(f"--device must be cpu or cuda[:N], not {name!r}") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {name} was asked for, but torch sees no CUDA device; use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name} was asked for, but torch sees {count} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ConfigError(f"--device must be cpu or cuda[:N], not {name!r}")
+    return device
+
+
+def check_precision(device: torch.device | str, precision: str) -> None:
+    """ConfigError for a precision this device cannot run usefully: fp16 on a CPU (use fp32 or bf16)."""
+    if precision == "fp16" and torch.device(device).type == "cpu":
+        raise ConfigError("--precision fp16 needs a GPU (--device cuda); on the CPU use fp32 or bf16")
 
 
 @functools.cache

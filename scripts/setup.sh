@@ -12,3 +12,14 @@ if ! "$python" -c "import torch" >/dev/null 2>&1; then
     "$python" -m pip install --quiet "torch==2.13.0"
 fi
 "$python" -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+
+# --dev: the page test drives Debian's headless Chromium through chromedriver (needs root for apt)
+if [ "${1:-}" = "--dev" ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup.sh: the browser test needs chromium and chromium-driver: run as root or" \
+            "'sudo apt-get install -y chromium chromium-driver'" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

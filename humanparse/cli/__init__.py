@@ -21,6 +21,7 @@ COMMANDS = {
     "convert": "convert",
     "export": "export",
     "benchmark": "benchmark",
+    "serve": "serve",
 }
 
 

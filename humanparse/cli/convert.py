@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.models.checkpoint_io import atomic_torch_save, checkpoint_dict
     from humanparse.models.weights import load_for_inference
+    from humanparse.outputs import check_writable
 
+    check_writable(args.output, "converted.pth")
     config = load_config(args.config).override(args.overrides)
     model = load_for_inference(config, args.input)
     atomic_torch_save(checkpoint_dict(model, model.config), args.output)

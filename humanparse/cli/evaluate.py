@@ -29,8 +29,13 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.engine.evaluator import evaluate
     from humanparse.engine.predictor import resolve_config
     from humanparse.engine.report import format_table, write_report
+    from humanparse.hardware import resolve_device
     from humanparse.models.weights import load_for_inference
+    from humanparse.outputs import check_writable
 
+    resolve_device(args.device)
+    if args.out:
+        check_writable(args.out, "report.json")  # before the evaluation, not after it
     config = resolve_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)

@@ -18,7 +18,8 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         metavar="KEY=VALUE",
-        help="override recipe values (values parsed as YAML, repeatable), e.g. --set train.lr=0.02 model.width=0.5",
+        help="override recipe values (parsed as YAML; text fields taken as typed; each checked against its field's "
+        "type and range; repeatable), e.g. --set train.lr=0.02 model.width=0.5",
     )
 
 

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     from humanparse.data.labels import dataset_classes, default_palette
     from humanparse.engine.backends import create_predictor
-    from humanparse.engine.masks import parse_mask_spec
+    from humanparse.engine.masks import parse_mask_specs
     from humanparse.engine.predict_pipeline import (
         OutputSpec,
         default_workers,
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     spec = OutputSpec(
         palette=args.palette or default_palette(config.data.dataset),
         class_names=class_names,
-        masks=tuple((name, tuple(ids)) for name, ids in (parse_mask_spec(m, class_names) for m in args.mask)),
+        masks=tuple((mask.name, mask.classes) for mask in parse_mask_specs(args.mask, class_names)),
         label_lookup=load_label_map(args.label_map, class_names) if args.label_map else None,
         overlay=args.overlay,
         legend=args.legend,
@@ -125,9 +125,6 @@ def run(args: argparse.Namespace) -> int:
         logits_layout=args.logits_layout,
         logits_dtype=args.logits_dtype,
     )
-    names = [name for name, _ in spec.masks]
-    if len(set(names)) != len(names):
-        raise ConfigError("--mask: two masks have the same NAME")
     items = plan_inputs(args.inputs, args.list_file, out)
     check_out_folder(out, items, spec.suffixes)
     check_mask_names(items, spec.suffixes)

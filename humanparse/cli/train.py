@@ -7,7 +7,9 @@ Examples:
       --work-dir runs/csenet --device cuda
 
 The work dir receives epoch_E.pth checkpoints with a latest.json pointer (and best.pth), log.jsonl, train.log,
-config.yaml and the loss / lr / val_miou PNG plots.
+config.yaml and the loss / lr / val_miou PNG plots. --resume continues from latest.json's checkpoint (or, without
+it, the newest readable epoch_E.pth); in an empty or new folder it starts a new run. Under torchrun a rank waits
+at most HUMANPARSE_DDP_TIMEOUT_S seconds (default 600) for the others before the run stops with an error.
 """
 
 from __future__ import annotations
@@ -44,28 +46,43 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.engine import distributed
     from humanparse.engine.trainer import Trainer
 
+    _check_options(args)
     config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.eval_interval is not None:
         config.train.eval_interval = args.eval_interval
+    trainer = Trainer(
+        config,
+        args.work_dir,
+        device=args.device,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     try:
-        summary = Trainer(
-            config,
-            args.work_dir,
-            device=args.device,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            keep_checkpoints=args.keep_checkpoints,
-        ).fit()
+        summary = trainer.fit()
     finally:
         distributed.cleanup()
-    if distributed.get_rank() == 0:
+    if trainer.is_main:  # the rank this process had (after cleanup every process reads as rank 0)
         best = summary["best_mIoU"]
         best_text = f", best validation mIoU {100 * best:.2f}%" if best is not None else ""
         print(
             f"trained {summary['epochs']} epochs ({summary['iterations']} iterations){best_text}; see {args.work_dir}"
         )
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from humanparse.errors import ConfigError
+
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs}: the number of epochs must be at least 1")
+    if args.eval_interval is not None and args.eval_interval < 0:
+        raise ConfigError(
+            f"--eval-interval {args.eval_interval}: must be 0 (last epoch only) or a positive number"
+        )
+    if args.keep_checkpoints < 1:
+        raise ConfigError(f"--keep-checkpoints {args.keep_checkpoints}: at least 1 checkpoint must be kept")

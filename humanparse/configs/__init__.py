@@ -22,9 +22,19 @@ def load_config(name_or_path: str) -> Config:
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        with path.open() as handle:
-            data = yaml.safe_load(handle)
+        try:
+            with path.open() as handle:
+                data = yaml.safe_load(handle)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            raise ConfigError(f"{where}: malformed YAML: {error.problem or error.context}") from None
+        except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read it as YAML: {error}") from None
         if not isinstance(data, dict) or "model" not in data:
             raise ConfigError(f"{path} is not a humanparse config (no 'model' section)")
-        return Config.from_dict(data)
+        try:
+            return Config.from_dict(data)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
     return get_config(name_or_path)

@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 import yaml
 
+from humanparse.configs.checks import (
+    Rules,
+    above,
+    at_least,
+    between,
+    check_fields,
+    non_empty,
+    required_fields,
+    type_hints,
+)
 from humanparse.errors import ConfigError
 
 
+class _Section:
+    """A config section: its values are type- and range-checked (see `checks`) whenever it is built.
+
+    Each section names itself (`SECTION`, the prefix of its keys) and lists the range rules of its fields
+    (`RULES`, field -> rule or tuple of rules); a field without a rule is only type-checked.
+    """
+
+    SECTION: ClassVar[str] = ""
+    RULES: ClassVar[Rules] = {}
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.SECTION, self.RULES)
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(_Section):
     """Which network to build and how big it is."""
 
     arch: str  # "ce2p" (SSSegmentation layout) | "ce2p_official" (CE2P/SCHP layout) | "cdgnet" | "csenet"
@@ -30,9 +54,19 @@ class ModelConfig:
     stage_blocks: Optional[Tuple[int, int, int, int]] = None  # overrides the ResNet block counts
     sync_bn: bool = True  # SyncBatchNorm under DDP, BatchNorm otherwise
 
+    SECTION: ClassVar[str] = "model"
+    RULES: ClassVar[Rules] = {
+        "num_classes": at_least(1),
+        "backbone_depth": at_least(1),
+        "output_stride": at_least(1),
+        "input_size": at_least(1),
+        "width": above(0),
+        "stage_blocks": at_least(1),
+    }
+
 
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Which dataset, where, and the augmentation recipe that feeds it."""
 
     dataset: str  # "lip" | "cihp" | "atr" | "voc" | "pascal_person_part" | "folder" | "synthetic"
@@ -44,7 +78,7 @@ class DataConfig:
     # sssegmentation family
     resize_size: Tuple[int, int] = (520, 520)  # base size of the random resize (VOC: (2048, 512), keep ratio)
     scale_range: Tuple[float, float] = (0.75, 1.25)
-    one_category_max_ratio: float = 0.75
+    one_category_max_ratio: float = 0.75  # a crop is redrawn while one class fills more than this share
     rotation_degrees: float = 30.0  # 0 disables rotation
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
@@ -66,9 +100,25 @@ class DataConfig:
     flip_pairs: List[Tuple[int, int]] = field(default_factory=list)  # only for "folder"
     num_workers: int = 2
 
+    SECTION: ClassVar[str] = "data"
+    RULES: ClassVar[Rules] = {
+        "crop_size": at_least(1),
+        "resize_size": at_least(1),
+        "scale_range": above(0),
+        "one_category_max_ratio": above(0),  # >= 1 turns the crop's one-category check off
+        "rotation_degrees": at_least(0),
+        "rotation_prob": between(0, 1),
+        "flip_prob": between(0, 1),
+        "scale_factor": at_least(0),
+        "blur_passes": at_least(0),
+        "num_classes": at_least(0),
+        "flip_pairs": at_least(0),
+        "num_workers": at_least(0),
+    }
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Optimiser, schedule and loss of a recipe."""
 
     epochs: int = 150
@@ -83,14 +133,29 @@ class TrainConfig:
     align_corners: bool = False  # how logits are upsampled to the label size in the loss
     mixup_prob: float = 0.0  # CSENet: 0.3
     mixup_lambda: float = 0.7
-    eval_interval: int = 10  # epochs; the last epoch is always evaluated
+    eval_interval: int = 10  # epochs; the last epoch is always evaluated (0: only the last)
     drop_last: bool = True
     seed: int = 1234
     amp: bool = True  # mixed precision, on CUDA only
 
+    SECTION: ClassVar[str] = "train"
+    RULES: ClassVar[Rules] = {
+        "epochs": at_least(1),
+        "batch_size": at_least(1),
+        "lr": above(0),
+        "momentum": between(0, 1, include_high=False),
+        "weight_decay": at_least(0),
+        "poly_power": at_least(0),
+        "min_lr": at_least(0),
+        "mixup_prob": between(0, 1),
+        "mixup_lambda": between(0, 1),
+        "eval_interval": at_least(0),  # 0: the last epoch only
+        "seed": at_least(0),
+    }
+
 
 @dataclass
-class EvalConfig:
+class EvalConfig(_Section):
     """Test protocol of a recipe."""
 
     protocol: str = "resize"  # "resize": SSSegmentation | "affine": official letterbox + inverse warp
@@ -104,10 +169,24 @@ class EvalConfig:
     output: str = "seg"  # which model output is scored
     miou_over: str = "present"  # "present": nanmean over classes with a union | "all": mean over all classes
     truncate_center: bool = False  # official evaluators' int32 centre in the inverse warp (CSENet's 61.27)
+    # affine protocol: where the crop's centre lies. "size": CE2P/CDGNet/CSENet (w/2, h/2), width w;
+    # "size_minus_one": SCHP's utils/transforms.py ((w-1)/2, (h-1)/2), width w-1
+    affine_convention: str = "size"
+    # which reference script `predict` / `Predictor` reproduces (`test` always follows the evaluator):
+    # "evaluate": argmax at the input size, label map warped back (nearest), centre as `truncate_center`;
+    # "simple_extractor": SCHP's simple_extractor.py, logits warped back (bilinear, float centre), then argmax
+    predict_script: str = "evaluate"
+
+    SECTION: ClassVar[str] = "eval"
+    RULES: ClassVar[Rules] = {
+        "input_size": at_least(1),
+        "keep_ratio_size": at_least(1),
+        "scales": (non_empty, above(0)),
+    }
 
 
 @dataclass
-class Config:
+class Config(_Section):
     """A complete named recipe."""
 
     name: str
@@ -126,19 +205,34 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> Config:
-        """Rebuild a config from `to_dict` output (e.g. the copy stored in a checkpoint)."""
+        """Rebuild a config from `to_dict` output (e.g. the copy stored in a checkpoint, a YAML file).
+
+        Every value is type- and range-checked; a missing or wrong one is a ConfigError naming its key.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError("a config must be a mapping with name, model and data sections")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config sections: {', '.join(sorted(unknown))}")
+        for key in required_fields(cls):
+            if key not in data:
+                raise ConfigError(f"missing key {key!r}")
         return cls(
             name=data["name"],
             model=_build(ModelConfig, data["model"]),
             data=_build(DataConfig, data["data"]),
-            train=_build(TrainConfig, data.get("train", {})),
-            eval=_build(EvalConfig, data.get("eval", {})),
+            train=_build(TrainConfig, data.get("train") or {}),
+            eval=_build(EvalConfig, data.get("eval") or {}),
             description=data.get("description", ""),
-            published=dict(data.get("published", {})),
+            published=data.get("published") or {},
         )
 
     def override(self, assignments: List[str]) -> Config:
-        """Return a copy with `section.key=value` assignments applied (values parsed as YAML)."""
+        """A copy with `section.key=value` assignments applied, checked like any config.
+
+        Values are parsed as YAML, except that a string field takes the text as typed (`data.root=~/lip` is a
+        path, `model.pretrained=` an empty string); quote it ('...') for YAML's reading.
+        """
         data = self.to_dict()
         for assignment in assignments:
             if "=" not in assignment:
@@ -146,40 +240,38 @@ class Config:
             key, raw = assignment.split("=", 1)
             parts = key.strip().split(".")
             node = data
+            section: Any = self
             for part in parts[:-1]:
                 if not isinstance(node.get(part), dict):
                     raise ConfigError(f"unknown config key {key!r}")
                 node = node[part]
+                section = getattr(section, part, None)
             if parts[-1] not in node:
                 raise ConfigError(f"unknown config key {key!r}; known in this section: {', '.join(node)}")
-            node[parts[-1]] = yaml.safe_load(raw)
+            node[parts[-1]] = _parse_value(raw, type_hints(type(section)).get(parts[-1]))
         return Config.from_dict(data)
 
 
-def _build(cls, values: Dict[str, Any]):
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(known)
+def _parse_value(raw: str, hint: Any) -> Any:
+    if hint is str and not raw.strip().startswith(("'", '"')):
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw  # not YAML: the type check says what the key expects
+
+
+def _build(cls, values: Any):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{cls.SECTION}: expected a mapping of keys to values, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
-    converted = {}
-    for name, value in values.items():
-        default = _default_of(known[name])
-        if isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        if known[name].name == "stage_blocks" and isinstance(value, list):
-            value = tuple(value)
-        if known[name].name == "flip_pairs" and value is not None:
-            value = [tuple(pair) for pair in value]
-        converted[name] = value
-    return cls(**converted)
-
-
-def _default_of(f: dataclasses.Field):
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
-    return None
+    for key in required_fields(cls):
+        if key not in values:
+            raise ConfigError(f"missing key {cls.SECTION}.{key}")
+    return cls(**values)
 
 
 def _plain(value):

@@ -3,6 +3,10 @@
 The matrix follows the pose-estimation construction those repositories share (`utils/transforms.py`): the centre
 maps to the middle of the output, a point half a scale width above it (rotated by `rot` degrees) maps to the
 middle of the top edge, and a third point completes the right angle. Points are float32, as in the reference.
+
+Two conventions for "the middle of the output" (`AFFINE_CONVENTIONS`): `"size"` (CE2P, CDGNet, CSENet: centre
+(w/2, h/2), width w) and `"size_minus_one"` (SCHP's copy: centre ((w-1)/2, (h-1)/2), width w-1, i.e. pixel
+centres). They differ by up to half a pixel at the crop's right and bottom edges.
 """
 
 from __future__ import annotations
@@ -13,7 +17,20 @@ import cv2
 import numpy as np
 import torch
 
+from humanparse.errors import ConfigError
+
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
+
+AFFINE_CONVENTIONS = ("size", "size_minus_one")
+
+
+def check_affine_convention(convention: str) -> str:
+    """`convention` when it is one of `AFFINE_CONVENTIONS`; ConfigError naming eval.affine_convention otherwise."""
+    if convention not in AFFINE_CONVENTIONS:
+        raise ConfigError(
+            f"unknown eval.affine_convention {convention!r}; choose from {', '.join(AFFINE_CONVENTIONS)}"
+        )
+    return convention
 
 
 def _rotate_point(point: Sequence[float], rot_rad: float) -> np.ndarray:
@@ -32,16 +49,19 @@ def get_affine_transform(
     rot: float,
     output_size: Sequence[int],
     inv: bool = False,
+    convention: str = "size",
 ) -> np.ndarray:
     """The (2, 3) float64 matrix that maps the box (`center`, `scale` = (w, h)) onto `output_size` = (h, w).
 
     `rot` is in degrees (the sense of `cv2.getRotationMatrix2D`); only `scale[0]` sets the zoom, as in the
-    reference. `inv=True` returns the output-to-source matrix.
+    reference. `inv=True` returns the output-to-source matrix. `convention`: see `AFFINE_CONVENTIONS`.
     """
     center = np.asarray(center, dtype=np.float32)
     scale = np.asarray(scale, dtype=np.float32)
     src_w = scale[0]
     dst_h, dst_w = float(output_size[0]), float(output_size[1])
+    if check_affine_convention(convention) == "size_minus_one":
+        dst_h, dst_w = dst_h - 1, dst_w - 1
     rot_rad = np.pi * rot / 180
     src_dir = _rotate_point([0, src_w * -0.5], rot_rad)
     dst_dir = np.array([0, dst_w * -0.5], np.float32)
@@ -80,13 +100,17 @@ def image_center_scale(width: int, height: int, output_size: Sequence[int]) -> T
 
 
 def _inverse_matrix(
-    center: Sequence[float], scale: Sequence[float], input_size: Tuple[int, int], truncate_center: bool
+    center: Sequence[float],
+    scale: Sequence[float],
+    input_size: Tuple[int, int],
+    truncate_center: bool,
+    convention: str = "size",
 ) -> np.ndarray:
     center = np.asarray(center, dtype=np.float32)
     if truncate_center:
         # tjpulkl/BSSGNet and CDGNet evaluate_multi: the centres are stored in an np.int32 array
         center = center.astype(np.int32).astype(np.float32)
-    return get_affine_transform(center, scale, 0, input_size, inv=True)
+    return get_affine_transform(center, scale, 0, input_size, inv=True, convention=convention)
 
 
 def inverse_warp_labels(
@@ -96,14 +120,16 @@ def inverse_warp_labels(
     original_size: Tuple[int, int],
     truncate_center: bool = False,
     border_value: int = 0,
+    convention: str = "size",
 ) -> np.ndarray:
     """Map an (h, w) label map predicted on the affine crop back to `original_size` = (H, W).
 
     Nearest interpolation with border `border_value` (0 = background, as the official `transform_parsing`).
-    `truncate_center` reproduces the official evaluators' int32 centre (a half-pixel shift on even sizes).
+    `truncate_center` reproduces the official evaluators' int32 centre (a half-pixel shift on even sizes);
+    `convention` is the forward crop's (see `AFFINE_CONVENTIONS`).
     """
     label_map = np.ascontiguousarray(label_map)
-    matrix = _inverse_matrix(center, scale, label_map.shape[:2], truncate_center)
+    matrix = _inverse_matrix(center, scale, label_map.shape[:2], truncate_center, convention)
     height, width = int(original_size[0]), int(original_size[1])
     return cv2.warpAffine(
         label_map,
@@ -121,6 +147,7 @@ def inverse_warp_logits(
     scale: Sequence[float],
     original_size: Tuple[int, int],
     truncate_center: bool = False,
+    convention: str = "size",
 ) -> ArrayOrTensor:
     """Map (K, h, w) float logits on the affine crop back to (K, H, W) at `original_size` (bilinear, border 0).
 
@@ -129,7 +156,7 @@ def inverse_warp_logits(
     """
     is_tensor = torch.is_tensor(logits)
     array = logits.detach().float().cpu().numpy() if is_tensor else np.asarray(logits, dtype=np.float32)
-    matrix = _inverse_matrix(center, scale, array.shape[1:], truncate_center)
+    matrix = _inverse_matrix(center, scale, array.shape[1:], truncate_center, convention)
     height, width = int(original_size[0]), int(original_size[1])
     warped = np.stack(
         [

@@ -16,6 +16,7 @@ from humanparse.configs import Config
 from humanparse.engine.predictor import Predictor
 from humanparse.engine.tta import Forward
 from humanparse.errors import CheckpointError, ConfigError
+from humanparse.hardware import resolve_device
 
 # backend -> the forward function of a weights file (the torch backend builds the network instead)
 RUNTIME_FORWARDS = {"onnxruntime": lambda path: onnx_forward(path)}
@@ -67,10 +68,13 @@ def create_predictor(
     """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    resolve_device(device)
     if backend == "torch":
         return Predictor(config, weights, device=device, precision=precision, scales=scales, flip=flip)
     if device != "cpu":
         raise ConfigError(f"--backend {backend} runs on the CPU here; use --device cpu")
-    return Predictor(
+    predictor = Predictor(
         config, forward=RUNTIME_FORWARDS[backend](weights), device=device, scales=scales, flip=flip
     )
+    predictor.tta.source = str(weights)
+    return predictor

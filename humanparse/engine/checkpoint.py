@@ -1,5 +1,7 @@
-"""Training checkpoints in a work dir: `epoch_{E}.pth` files, a `latest.json` pointer, `best.pth`, pruning,
-and the RNG state a resumed run restores.
+"""Training checkpoints in a work dir: `epoch_{E}.pth` files, a `latest.json` pointer, `best.pth` and pruning.
+
+Saving is one transaction: the epoch file, then `best.pth`, then the pointer. A run killed between two steps
+resumes from the previous pointer and redoes every step, so it ends with the files an uninterrupted run has.
 
 The checkpoint layout and its writer/reader are `humanparse.models.checkpoint_io`'s; a training checkpoint adds
 "optimizer", "epoch" (epochs completed), "iteration" (iterations completed), "rng", "history" and
@@ -9,15 +11,14 @@ optionally "grad_scaler".
 from __future__ import annotations
 
 import json
+import math
 import os
-import random
 import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-import numpy as np
 import torch
 
 from humanparse.errors import CheckpointError
@@ -43,9 +44,11 @@ def _atomic_write_text(text: str, path: Path) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, OSError):
+            raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from error
         raise
     fsync_directory(path.parent)
 
@@ -73,10 +76,13 @@ def atomic_copy(source: PathLike, destination: PathLike) -> Path:
     return destination
 
 
-def save_checkpoint(state: Dict[str, Any], work_dir: PathLike, epoch: int) -> Path:
-    """Write `state` as `work_dir/epoch_{epoch}.pth` and point `latest.json` at it (both atomic)."""
+def save_checkpoint(state: Dict[str, Any], work_dir: PathLike, epoch: int, *, best: bool = False) -> Path:
+    """Write `state` as `work_dir/epoch_{epoch}.pth`, copy it to `best.pth` when `best`, then point `latest.json`
+    at it; each write is atomic and the pointer moves last."""
     work_dir = Path(work_dir)
     path = atomic_torch_save(state, work_dir / epoch_filename(epoch))
+    if best:
+        atomic_copy(path, work_dir / BEST_NAME)
     pointer = {
         "checkpoint": path.name,
         "epoch": int(state.get("epoch", epoch)),
@@ -84,6 +90,64 @@ def save_checkpoint(state: Dict[str, Any], work_dir: PathLike, epoch: int) -> Pa
     }
     _atomic_write_text(json.dumps(pointer) + "\n", work_dir / LATEST_POINTER)
     return path
+
+
+def epoch_checkpoints(work_dir: PathLike) -> List[Path]:
+    """The `epoch_*.pth` files of a work dir, oldest epoch first."""
+    work_dir = Path(work_dir)
+    if not work_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), path) for path in work_dir.iterdir() if (m := _EPOCH_FILE.match(path.name))]
+    return [path for _, path in sorted(found)]
+
+
+def best_epoch(history: List[Dict[str, Any]]) -> Optional[int]:
+    """The epoch whose weights `best.pth` holds: the first with the highest validation mIoU, None before any."""
+    best, best_miou = None, -math.inf
+    for entry in history:
+        miou = entry.get("mIoU")
+        if miou is not None and miou > best_miou:
+            best, best_miou = int(entry["epoch"]), miou
+    return best
+
+
+def restore_best(work_dir: PathLike, history: List[Dict[str, Any]]) -> Optional[str]:
+    """Make `best.pth` hold the best epoch of `history` again (a run killed while copying it, by an older
+    version); returns what was done, or None when `best.pth` was right."""
+    work_dir = Path(work_dir)
+    epoch = best_epoch(history)
+    if epoch is None:
+        return None
+    best = work_dir / BEST_NAME
+    if best.is_file():
+        try:
+            held = torch.load(best, map_location="cpu", weights_only=True, mmap=True).get("epoch")
+        except Exception:  # a damaged file is rewritten below
+            held = None
+        if held == epoch:
+            return None
+    source = work_dir / epoch_filename(epoch)
+    if not source.is_file():
+        return f"{BEST_NAME} should hold epoch {epoch}, but {source.name} is no longer there; it is left as it is"
+    atomic_copy(source, best)
+    return f"{BEST_NAME} rewritten from {source.name} (the best epoch so far)"
+
+
+def remove_temporary_files(work_dir: PathLike) -> List[Path]:
+    """Delete the `.*.tmp` files interrupted writes left in a work dir; return them."""
+    removed = [path for path in Path(work_dir).glob(".*.tmp") if path.is_file()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
+def non_finite_entries(state_dict: Dict[str, torch.Tensor]) -> List[str]:
+    """The names of floating-point tensors (parameters and buffers alike) holding a NaN or an infinity."""
+    return [
+        name
+        for name, value in state_dict.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
 def latest_checkpoint(work_dir: PathLike) -> Optional[Path]:
@@ -116,62 +180,12 @@ def load_training_state(path: PathLike, map_location: Union[str, torch.device] =
 
 def prune_checkpoints(work_dir: PathLike, keep: int) -> List[Path]:
     """Delete all but the `keep` newest `epoch_*.pth` files (never the one `latest.json` names); return the deleted."""
-    work_dir = Path(work_dir)
-    epochs = sorted(
-        (int(match.group(1)), path)
-        for path in work_dir.iterdir()
-        if (match := _EPOCH_FILE.match(path.name)) is not None
-    )
+    epochs = epoch_checkpoints(work_dir)
     latest = latest_checkpoint(work_dir)
     deleted = []
-    for _, path in epochs[: max(len(epochs) - keep, 0)]:
+    for path in epochs[: max(len(epochs) - keep, 0)]:
         if latest is not None and path.name == latest.name:
             continue
         path.unlink()
         deleted.append(path)
     return deleted
-
-
-def capture_rng_state(generators: Optional[Dict[str, torch.Generator]] = None) -> Dict[str, Any]:
-    """The torch, CUDA, numpy and Python global RNG states, plus named torch generators (e.g. the DataLoader's).
-
-    Everything is a tensor, a number, a string or a list of them, so `weights_only=True` loads it.
-    """
-    numpy_state = np.random.get_state()
-    python_state = random.getstate()
-    state: Dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
-            "pos": int(numpy_state[2]),
-            "has_gauss": int(numpy_state[3]),
-            "cached_gaussian": float(numpy_state[4]),
-        },
-        "python": [python_state[0], list(python_state[1]), python_state[2]],
-        "generators": {name: generator.get_state() for name, generator in (generators or {}).items()},
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: Dict[str, Any], generators: Optional[Dict[str, torch.Generator]] = None) -> None:
-    """Put back what `capture_rng_state` recorded; named generators absent from `state` are left alone."""
-    torch.set_rng_state(state["torch"].cpu())
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["pos"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    for name, generator in (generators or {}).items():
-        if name in state.get("generators", {}):
-            generator.set_state(state["generators"][name].cpu())

@@ -1,18 +1,25 @@
 """Process-group set-up for torchrun: one process per device, gloo on CPU and NCCL on CUDA.
 
 A run started without torchrun is a world of one; every function here then works without a process group.
+The group's timeout (HUMANPARSE_DDP_TIMEOUT_S, default 10 minutes) bounds how long the other ranks wait for a
+frozen one before they stop with an error.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from humanparse.errors import ConfigError
+from humanparse.hardware import resolve_device
+
+TIMEOUT_VARIABLE = "HUMANPARSE_DDP_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -29,18 +36,32 @@ class DistributedContext:
         return self.rank == 0
 
 
+def ddp_timeout() -> timedelta:
+    """How long a collective waits for every rank: HUMANPARSE_DDP_TIMEOUT_S seconds, 600 when unset."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return timedelta(seconds=DEFAULT_TIMEOUT_S)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigError(f"{TIMEOUT_VARIABLE}={text!r} must be a positive number of seconds")
+    return timedelta(seconds=seconds)
+
+
 def init_distributed(device: str = "cpu") -> DistributedContext:
     """Join the process group that torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK).
 
     Without those variables this is a single process on `device`. Under torchrun each process takes
-    `cuda:LOCAL_RANK` (NCCL) when `device` is "cuda", and the CPU (gloo) otherwise.
+    `cuda:LOCAL_RANK` (NCCL) when `device` is "cuda", and the CPU (gloo) otherwise; a collective waits at most
+    `ddp_timeout()` for a rank.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
+    resolve_device(device)
     if world_size == 1:
         return DistributedContext(0, 1, 0, torch.device(device))
     if use_cuda:
@@ -49,7 +70,9 @@ def init_distributed(device: str = "cpu") -> DistributedContext:
     else:
         compute_device = torch.device("cpu")
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", rank=rank, world_size=world_size)
+        dist.init_process_group(
+            backend="nccl" if use_cuda else "gloo", rank=rank, world_size=world_size, timeout=ddp_timeout()
+        )
     return DistributedContext(rank, world_size, local_rank, compute_device)
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from humanparse.engine.tta import TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
+from humanparse.hardware import resolve_device
 from humanparse.metrics import ConfusionMatrix
 from humanparse.models.inference import prepare_for_inference
 from humanparse.progress import progress_bar
@@ -59,13 +60,14 @@ def evaluate(
     "bf16"/"fp16" runs it under autocast.
 
     Returns `mIoU`, `pixel_acc`, `mean_acc`, `fwIoU`, `per_class_iou` (class name -> IoU), `miou_over`,
-    `protocol`, `scales`, `flip`, `num_images` and `confusion_matrix` (list of rows, gt x pred).
+    `protocol`, `scales`, `flip`, `num_images`, `confusion_matrix` (list of rows, gt x pred) and
+    `nonfinite_logits` (True when the network gave NaN/inf logits: the scores are meaningless).
     """
     if len(dataset) == 0:
         raise DataError(f"the validation split of {config.data.root} has no images")
     if not getattr(dataset, "has_labels", True):
         raise DataError(f"the split of {config.data.root} has no labels to score against")
-    device = torch.device(device)
+    device = resolve_device(device)
     was_training = model.training
     model.eval().to(device)
     network = model
@@ -80,6 +82,7 @@ def evaluate(
         flip=flip,
         precision=precision,
     )
+    tta.source = getattr(model, "weights_name", "the model")
     matrix = ConfusionMatrix(dataset.num_classes)
     rank, world = _rank_and_world()
     indices = range(rank, len(dataset), world)
@@ -100,5 +103,6 @@ def evaluate(
         flip=tta.flip,
         num_images=len(dataset),
         confusion_matrix=matrix.matrix.tolist(),
+        nonfinite_logits=tta.nonfinite,
     )
     return results

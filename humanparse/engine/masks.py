@@ -1,58 +1,106 @@
-"""Binary masks of class groups: `NAME=CLASS[,CLASS...]` specs and the 0/255 mask of a label map.
+"""Binary masks from label maps: `NAME=CLASS[,CLASS...]` specs parsed against a dataset's class names.
 
-Classes are the dataset's names (`humanparse.data.labels`). Groups: `foreground` (every class but the
-background) and, for each `left_X`/`right_X` pair, `Xs` (e.g. `arms`, `legs`, `shoes`).
+A spec names a mask and the classes it covers, e.g. `clothes=upper_clothes,coat,pants` or `person=foreground`.
+Classes are the dataset's names (case-insensitive, `-` and `_` alike) or a group: `foreground` is every class
+but `background` (index 0), and `Xs` both classes of a `left_X`/`right_X` pair (LIP's `arms`, `legs`, `shoes`). The mask is uint8, 255 where the label is one of the classes, 0 elsewhere.
+
+    specs = parse_mask_specs(["clothes=upper_clothes,coat"], predictor.class_names)
+    mask = compute_mask(labels, specs[0].classes)
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from humanparse.errors import ConfigError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-RESERVED_NAMES = ("overlay", "logits")  # other outputs of a photo already end in these
+GROUPS = ("foreground",)
+"""Names that stand for several classes: `foreground` = every class but index 0 (background)."""
+
+# mask names end up in file names (`<stem>_<NAME>.png`) and JSON keys: keep them plain
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def class_groups(class_names: Sequence[str]) -> Dict[str, List[int]]:
-    """Named groups of class ids: `foreground` and the `Xs` of each left/right pair."""
-    index = {name: i for i, name in enumerate(class_names)}
-    groups = {"foreground": [i for i, name in enumerate(class_names) if name != "background"]}
-    for name, left in index.items():
-        if name.startswith("left_") and f"right_{name[5:]}" in index:
-            groups[f"{name[5:]}s"] = [left, index[f"right_{name[5:]}"]]
-    return groups
+@dataclass(frozen=True)
+class MaskSpec:
+    """A named mask: the sorted class indices it covers."""
+
+    name: str
+    classes: Tuple[int, ...]
 
 
-def parse_mask_spec(spec: str, class_names: Sequence[str]) -> Tuple[str, List[int]]:
-    """`"upper=upper_clothes,coat"` -> `("upper", [5, 7])`; ConfigError naming the bad part."""
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def pair_groups(class_names: Sequence[str]) -> Dict[str, Tuple[int, int]]:
+    """`Xs` for every `left_X`/`right_X` pair of classes, e.g. LIP's `arms`, `legs`, `shoes`."""
+    index_of = {_key(name): index for index, name in enumerate(class_names)}
+    return {
+        f"{key[5:]}s": (index, index_of[f"right_{key[5:]}"])
+        for key, index in index_of.items()
+        if key.startswith("left_") and f"right_{key[5:]}" in index_of
+    }
+
+
+def group_classes(group: str, class_names: Sequence[str]) -> Tuple[int, ...]:
+    """The class indices of a group name (see GROUPS, and `pair_groups`)."""
+    if _key(group) == "foreground":
+        return tuple(range(1, len(class_names)))
+    pairs = pair_groups(class_names)
+    if _key(group) in pairs:
+        return pairs[_key(group)]
+    raise ConfigError(f"unknown class group {group!r}; groups: {', '.join([*GROUPS, *pairs])}")
+
+
+def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[int, ...]:
+    """Sorted, unique class indices of class or group `names`; ConfigError names an unknown one."""
+    index_of: Dict[str, int] = {_key(name): index for index, name in enumerate(class_names)}
+    indices = set()
+    for name in names:
+        key = _key(name)
+        if not key:
+            raise ConfigError("empty class name in a mask spec")
+        if key in index_of:
+            indices.add(index_of[key])
+        elif key in GROUPS or key in pair_groups(class_names):
+            indices.update(group_classes(key, class_names))
+        else:
+            groups = ", ".join([*GROUPS, *pair_groups(class_names)])
+            raise ConfigError(f"unknown class {name!r}; classes: {', '.join(class_names)}; groups: {groups}")
+    return tuple(sorted(indices))
+
+
+def parse_mask_spec(spec: str, class_names: Sequence[str]) -> MaskSpec:
+    """Parse `NAME=CLASS[,CLASS...]` against `class_names`; ConfigError (one line) when it does not fit."""
     name, sep, classes = spec.partition("=")
     name = name.strip()
     if not sep or not classes.strip():
-        raise ConfigError(f"--mask {spec!r}: expected NAME=CLASS[,CLASS...], e.g. upper=upper_clothes,coat")
-    if not _NAME.match(name) or name in RESERVED_NAMES:
+        raise ConfigError(f"mask spec {spec!r} is not NAME=CLASS[,CLASS...] (e.g. person=foreground)")
+    if not _NAME_PATTERN.match(name):
         raise ConfigError(
-            f"--mask {spec!r}: NAME must be letters, digits, '_' or '-' and not {' or '.join(RESERVED_NAMES)}"
+            f"mask name {name!r} must be 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
         )
-    index = {class_name: i for i, class_name in enumerate(class_names)}
-    groups = class_groups(class_names)
-    ids: List[int] = []
-    for item in (part.strip() for part in classes.split(",")):
-        if item in index:
-            ids.append(index[item])
-        elif item in groups:
-            ids += groups[item]
-        else:
-            known = ", ".join([*class_names, *groups])
-            raise ConfigError(f"--mask {spec!r}: unknown class {item!r}; known: {known}")
-    return name, sorted(set(ids))
+    return MaskSpec(name, resolve_classes(classes.split(","), class_names))
 
 
-def class_mask(labels: np.ndarray, class_ids: Sequence[int]) -> np.ndarray:
-    """uint8 mask of `labels`' pixels in `class_ids`: 255 inside, 0 outside."""
+def parse_mask_specs(specs: Sequence[str], class_names: Sequence[str]) -> List[MaskSpec]:
+    """Parse several specs; ConfigError when two share a name."""
+    parsed = [parse_mask_spec(spec, class_names) for spec in specs]
+    seen = set()
+    for mask in parsed:
+        if mask.name in seen:
+            raise ConfigError(f"mask name {mask.name!r} is given twice")
+        seen.add(mask.name)
+    return parsed
+
+
+def compute_mask(labels: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """uint8 mask of `labels`' shape: 255 where the label is in `classes`, 0 elsewhere."""
     lookup = np.zeros(256, dtype=np.uint8)
-    lookup[list(class_ids)] = 255
-    return lookup[labels]
+    lookup[np.asarray(classes, dtype=np.int64)] = 255
+    return lookup[np.asarray(labels, dtype=np.uint8)]

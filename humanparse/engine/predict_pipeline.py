@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from humanparse.data.io import label_png, read_image
-from humanparse.engine.masks import class_mask
+from humanparse.engine.masks import compute_mask
 from humanparse.engine.prediction_io import (
     PhotoItem,
     add_legend,
@@ -86,7 +86,7 @@ class OutputSpec:
         write_atomic(base.with_name(base.name + ".png"), png_bytes(label_png(saved, self.palette)))
         for name, class_ids in self.masks:
             path = base.with_name(f"{base.name}_{name}.png")
-            write_atomic(path, encode(path, class_mask(labels, class_ids)))
+            write_atomic(path, encode(path, compute_mask(labels, class_ids)))
         if self.overlay and image is not None:
             path = base.with_name(f"{base.name}_overlay.jpg")
             picture = overlay(image, labels, self.palette)

@@ -2,7 +2,12 @@
 
 predictor = Predictor("csenet_resnet101_lip", "LIP_epoch_Best.pth")
 labels = predictor("person.jpg")            # (H, W) uint8 at the photo's size
+labels = predictor(cv2.imread("person.jpg"))                  # a BGR array (OpenCV's order, the default)
+labels = predictor(np.asarray(pil_image), channel_order="rgb")  # an RGB array must say so
+labels = predictor(Image.open("person.jpg"))  # a PIL Image, any mode (RGBA, L, P...): read as RGB
 logits = predictor.predict_logits(image)    # (K, H, W) float32
+
+An array's channel order is never guessed from its pixels: say `channel_order="rgb"` for RGB arrays.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from humanparse.configs import Config, load_config
@@ -20,10 +26,12 @@ from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
 from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import CheckpointError, DataError
+from humanparse.hardware import resolve_device
 from humanparse.models.inference import prepare_for_inference
 from humanparse.models.weights import load_for_inference
 
-ImageInput = Union[str, Path, np.ndarray]
+ImageInput = Union[str, Path, np.ndarray, Image.Image]
+CHANNEL_ORDERS = ("bgr", "rgb")
 
 
 def resolve_config(config: Union[str, Path, Config]) -> Config:
@@ -54,7 +62,7 @@ class Predictor:
         optimize: bool = True,
     ) -> None:
         self.config = resolve_config(config)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         if forward is None:
             owned = model is None
             if owned:
@@ -73,32 +81,57 @@ class Predictor:
         self.class_names = classes.class_names
         self.transform = build_val_transform(self.config)
         self.tta = TestTimeAugmentation.from_config(
-            forward, self.config, classes.flip_pairs, classes.num_classes, scales=scales, flip=flip
+            forward,
+            self.config,
+            classes.flip_pairs,
+            classes.num_classes,
+            scales=scales,
+            flip=flip,
+            for_prediction=True,
+        )
+        self.tta.source = (
+            str(checkpoint) if checkpoint is not None else getattr(model, "weights_name", "the model")
         )
 
-    def _prepare(self, image: ImageInput) -> Dict[str, Any]:
+    def _prepare(self, image: ImageInput, channel_order: str = "bgr") -> Dict[str, Any]:
+        """The validation transform's sample of one input: a path, a PIL Image, or a uint8 (H, W, 3) array whose
+        channels are in `channel_order` ("bgr", OpenCV's, or "rgb")."""
+        if channel_order not in CHANNEL_ORDERS:
+            raise DataError(f"channel_order must be 'bgr' or 'rgb', not {channel_order!r}")
         if isinstance(image, (str, Path)):
-            image = read_image(image)
-        if (
+            image = read_image(image)  # BGR
+        elif isinstance(image, Image.Image):
+            image = np.asarray(image.convert("RGB"))[
+                :, :, ::-1
+            ]  # any mode (RGBA, L, P...) read as RGB, to BGR
+        elif (
             not isinstance(image, np.ndarray)
             or image.ndim != 3
             or image.shape[2] != 3
             or image.dtype != np.uint8
         ):
-            raise DataError("expected a BGR uint8 image of shape (H, W, 3) or a path to an image file")
-        return self.transform(image)
+            raise DataError(
+                "expected a uint8 image array of shape (H, W, 3) (BGR, or RGB with channel_order='rgb'), "
+                "a PIL Image or a path to an image file"
+            )
+        elif channel_order == "rgb":
+            image = image[:, :, ::-1]
+        return self.transform(np.ascontiguousarray(image))
 
     def predict_batch(
-        self, images: Sequence[ImageInput], with_logits: bool = False
+        self, images: Sequence[ImageInput], with_logits: bool = False, channel_order: str = "bgr"
     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
-        """Label maps (and, with `with_logits`, float32 K×H×W logits) of several images at their own sizes."""
-        samples = [self._prepare(image) for image in images]
+        """Label maps (and, with `with_logits`, float32 K×H×W logits) of several images at their own sizes.
+
+        `images`: paths, PIL Images or uint8 (H, W, 3) arrays in `channel_order` ("bgr" or "rgb").
+        """
+        samples = [self._prepare(image, channel_order) for image in images]
         return self.predict_samples(samples, with_logits)
 
-    def preprocess(self, image: ImageInput) -> Dict[str, Any]:
-        """The sample (`image` tensor at the protocol's input size, `meta`) of one photo; a pure function of the
-        photo, so it can run in a DataLoader worker. `predict_samples` takes a list of them."""
-        return self._prepare(image)
+    def preprocess(self, image: ImageInput, channel_order: str = "bgr") -> Dict[str, Any]:
+        """The sample (`image` tensor at the protocol's input size, `meta`) of one photo (inputs as for
+        `__call__`); a pure function of the photo, so it can run in a DataLoader worker."""
+        return self._prepare(image, channel_order)
 
     def predict_samples(
         self, samples: Sequence[Dict[str, Any]], with_logits: bool = False
@@ -120,10 +153,14 @@ class Predictor:
                     logits[index] = group_logits[position]
         return labels, (logits if with_logits else None)
 
-    def __call__(self, image: ImageInput) -> np.ndarray:
-        """The (H, W) uint8 label map of one image (path or BGR uint8 array) at its original size."""
-        return self.predict_batch([image])[0][0]
+    def __call__(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
+        """The (H, W) uint8 label map of one image at its original size.
 
-    def predict_logits(self, image: ImageInput) -> np.ndarray:
-        """The (K, H, W) float32 logits of one image at its original size."""
-        return self.predict_batch([image], with_logits=True)[1][0]
+        `image`: a path, a PIL Image, or a uint8 (H, W, 3) array whose channels are in `channel_order` ("bgr",
+        as `cv2.imread` gives, or "rgb", as `np.asarray(pil_image)` gives).
+        """
+        return self.predict_batch([image], channel_order=channel_order)[0][0]
+
+    def predict_logits(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
+        """The (K, H, W) float32 logits of one image at its original size (inputs as for `__call__`)."""
+        return self.predict_batch([image], with_logits=True, channel_order=channel_order)[1][0]

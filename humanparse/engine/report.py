@@ -9,7 +9,10 @@ from typing import Any, Dict, List, Union
 
 import numpy as np
 
+from humanparse.outputs import writing
+
 SUMMARY_KEYS = ("mIoU", "pixel_acc", "mean_acc", "fwIoU")
+NONFINITE_NOTE = "the network gave non-finite (NaN/inf) logits; these scores are meaningless"
 
 
 def _percent(value: float) -> str:
@@ -29,6 +32,8 @@ def format_table(results: Dict[str, Any]) -> str:
         f"protocol {results.get('protocol')}, scales [{scales}], flip {results.get('flip')}, "
         f"mIoU over {results.get('miou_over')} classes, {results.get('num_images')} images"
     )
+    if results.get("nonfinite_logits"):
+        lines.append(f"WARNING: {NONFINITE_NOTE}")
     return "\n".join(lines)
 
 
@@ -45,24 +50,43 @@ def _json_value(value: Any) -> Any:
 def write_json(results: Dict[str, Any], path: Union[str, Path]) -> Path:
     """Write the results as JSON (NaN written as null); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_value(results), indent=2) + "\n")
+    with writing(path):
+        path.write_text(json.dumps(_json_value(results), indent=2) + "\n")
     return path
 
 
 def plot_class_iou(results: Dict[str, Any], path: Union[str, Path]) -> Path:
-    """Horizontal bar chart of the per-class IoU, with the mIoU as a line."""
+    """Horizontal bar chart of the per-class IoU, with the mIoU as a line (see `class_iou_figure`)."""
+    return _save(class_iou_figure(results), path)
+
+
+ABSENT = "absent"  # the label of a class with neither ground-truth nor predicted pixels (NaN IoU)
+
+
+def class_iou_figure(results: Dict[str, Any]):
+    """The per-class IoU bar chart as a matplotlib figure.
+
+    A class absent from the split (no ground-truth and no predicted pixels: NaN IoU) gets no bar, a grey
+    "absent" note and a grey name, so it is not read as IoU 0.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(results["per_class_iou"])
-    values = [0.0 if math.isnan(v) else 100 * v for v in results["per_class_iou"].values()]
+    ious = list(results["per_class_iou"].values())
+    absent = [value is None or math.isnan(value) for value in ious]
+    values = [0.0 if missing else 100 * value for value, missing in zip(ious, absent)]
     figure, axes = plt.subplots(figsize=(7, 0.3 * len(names) + 1.5))
-    axes.barh(range(len(names)), values, color="tab:blue")
+    present = [row for row, missing in enumerate(absent) if not missing]
+    axes.barh(present, [values[row] for row in present], color="tab:blue")
     axes.set_yticks(range(len(names)), names)
-    axes.invert_yaxis()
+    for row, missing in enumerate(absent):
+        if missing:
+            axes.get_yticklabels()[row].set_color("grey")
+            axes.text(1, row, ABSENT, color="grey", fontstyle="italic", va="center")
+    axes.set_ylim(len(names) - 0.5, -0.5)  # first class on top
     axes.axvline(
         100 * results["mIoU"], color="tab:red", linestyle="--", label=f"mIoU {100 * results['mIoU']:.2f}"
     )
@@ -70,7 +94,7 @@ def plot_class_iou(results: Dict[str, Any], path: Union[str, Path]) -> Path:
     axes.set_xlabel("IoU (%)")
     axes.legend(loc="lower right")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
 def plot_confusion_matrix(results: Dict[str, Any], path: Union[str, Path]) -> Path:
@@ -100,9 +124,11 @@ def _save(figure, path: Union[str, Path]) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    try:
+        with writing(path):
+            figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)
     return path
 
 

@@ -15,6 +15,9 @@ from typing import Optional, Sequence, Tuple
 import torch
 
 from humanparse.errors import ConfigError
+from humanparse.hardware import resolve_device
+
+__all__ = ["PRECISIONS", "Timing", "format_timings", "resolve_device", "synchronize", "time_inference"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -34,17 +37,6 @@ class Timing:
     @property
     def images_per_s(self) -> float:
         return self.batch / (self.median_ms / 1000)
-
-
-def resolve_device(name: str) -> torch.device:
-    """`--device` as a torch device; ConfigError when malformed or when CUDA is asked for but absent."""
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"--device must be cpu or cuda[:N], not {name!r}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda given but CUDA is not available")
-    return device
 
 
 def synchronize(device: torch.device) -> None:

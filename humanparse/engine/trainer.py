@@ -1,51 +1,57 @@
-"""The training loop: SGD with a per-iteration poly schedule, DDP, AMP, mixup, checkpoints, logs and plots.
+"""The training loop: SGD with a per-iteration poly schedule, DDP, AMP, the recipe's batch augmentation,
+checkpoints, logs and plots. It reads top to bottom: `Trainer.fit` -> `setup` -> `train_one_epoch` ->
+`evaluate` -> `save`.
 
 One process, or one per device under torchrun. Rank 0 writes everything in the work dir:
 `config.yaml`, `epoch_{E}.pth` + `latest.json` (+ `best.pth`), `log.jsonl` (one JSON object per iteration and per
 evaluation), `train.log` (plain text), `loss.png`, `lr.png`, `val_miou.png` and, when tensorboard is installed,
-`tensorboard/`.
+`tensorboard/` (see `run_log.RunLogger`). Seeds and resumption are `resume.py`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import random
 import shutil
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
-from tqdm import tqdm
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler
 
 from humanparse.configs import Config
 from humanparse.data.datasets import build_dataset
-from humanparse.data.transforms import mix_batch
+from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_augmentation
 from humanparse.engine import checkpoint as ckpt
 from humanparse.engine import distributed as dist_utils
-from humanparse.engine.evaluator import evaluate
-from humanparse.engine.plots import plot_training_curves
-from humanparse.errors import ConfigError, DataError, HumanParseError
+from humanparse.engine import evaluator
+from humanparse.engine.resume import (
+    RESUMABLE_CHANGES,
+    batch_augmentation_state,
+    capture_rng_state,
+    check_resumable,
+    find_resume_checkpoint,
+    give_rng,
+    restore_rng_state,
+    seed_everything,
+    seed_worker,
+)
+from humanparse.engine.run_log import RunLogger
+from humanparse.errors import CheckpointError, ConfigError, DataError, HumanParseError, unwrap_worker_error
 from humanparse.losses import build_loss
-from humanparse.losses.cdg import mixup_loss
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import checkpoint_dict
-from humanparse.progress import progress_bar
 
 # Everything a run writes; --overwrite deletes only these, never other files a user keeps in the folder.
 RUN_FILES = ("config.yaml", "log.jsonl", "train.log", ckpt.LATEST_POINTER, ckpt.BEST_NAME, "loss.png", "lr.png",
              "val_miou.png")  # fmt: skip
 RUN_GLOBS = ("epoch_*.pth", ".*.tmp", "tensorboard")
-# Config keys that may change between a run and its resumption.
-RESUMABLE_CHANGES = {"data.root", "data.num_workers", "train.epochs", "train.eval_interval"}
+__all__ = ["RESUMABLE_CHANGES", "Trainer", "TrainingDiverged", "check_resumable", "poly_lr", "prepare_work_dir",
+           "train"]  # fmt: skip
 
 
 class TrainingDiverged(HumanParseError):
-    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+    """The loss or the weights became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
 def poly_lr(
@@ -86,121 +92,21 @@ def prepare_work_dir(
     return work_dir
 
 
-def _flatten(data: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    flat: Dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "published":
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def check_resumable(config: Config, saved: Dict[str, Any], path: Path) -> None:
-    """ConfigError when `config` differs from the checkpoint's config in more than RESUMABLE_CHANGES."""
-    now, then = _flatten(config.to_dict()), _flatten(saved)
-    differences = sorted(
-        key for key in set(now) | set(then) if key not in RESUMABLE_CHANGES and now.get(key) != then.get(key)
-    )
-    if differences:
-        details = "; ".join(f"{key}: {then.get(key)!r} -> {now.get(key)!r}" for key in differences[:8])
-        raise ConfigError(
-            f"cannot resume from {path}: the config differs from the one it was trained with ({details}); "
-            "only " + ", ".join(sorted(RESUMABLE_CHANGES)) + " may change"
-        )
-
-
-class _TextLog:
-    """Plain-text `train.log`: one timestamped line per message, flushed at once (so a killed run keeps it)."""
-
-    def __init__(self, path: Optional[Path]) -> None:
-        self._stream = path.open("a") if path is not None else None
-
-    def write(self, message: str) -> None:
-        if self._stream is not None:
-            self._stream.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
-            self._stream.flush()
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-
-class _JsonLog:
-    """`log.jsonl`: one JSON object per line; on resume, the lines after the checkpoint are dropped."""
-
-    def __init__(self, path: Optional[Path], keep_until_iteration: Optional[int]) -> None:
-        self.path = path
-        if path is None:
-            self._stream = None
-            return
-        if keep_until_iteration is not None and path.is_file():
-            kept = [line for line in path.read_text().splitlines() if _keep(line, keep_until_iteration)]
-            path.write_text("".join(line + "\n" for line in kept))
-        elif keep_until_iteration is None:
-            path.write_text("")
-        self._stream = path.open("a")
-
-    def write(self, record: Dict[str, Any]) -> None:
-        if self._stream is not None:
-            self._stream.write(json.dumps(record) + "\n")
-            self._stream.flush()
-
-    def records(self) -> List[Dict[str, Any]]:
-        if self.path is None or not self.path.is_file():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-
-def _keep(line: str, until_iteration: int) -> bool:
-    try:
-        return json.loads(line).get("iteration", 0) <= until_iteration
-    except ValueError:  # a line cut short when the run was killed
-        return False
-
-
-def _tensorboard_writer(path: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional (`pip install humanparse[tensorboard]`)
-        return None
-    return SummaryWriter(str(path))
-
-
-def _seed_worker(worker_id: int) -> None:
-    """DataLoader worker_init_fn: a numpy Generator for the transforms, seeded from the loader's generator."""
-    info = torch.utils.data.get_worker_info()
-    seed = torch.initial_seed()  # base_seed (drawn from the loader's generator) + worker_id
-    _give_rng(info.dataset, seed, getattr(info.dataset, "_humanparse_rank", 0))
-
-
-def _give_rng(dataset: Dataset, seed: int, rank: int) -> None:
-    sequence = np.random.SeedSequence([seed % 2**63, rank])
-    random.seed(int(sequence.generate_state(1)[0]))
-    np.random.seed(int(sequence.generate_state(1)[0]))
-    generator = np.random.default_rng(sequence)
-    if hasattr(dataset, "set_rng"):
-        dataset.set_rng(generator)
-    else:
-        dataset.rng = generator
-
-
 class Trainer:
     """Trains `config`'s model on its dataset; `fit()` runs the whole schedule and returns a summary.
+
+    The constructor only records the options: the process group, the work dir, the data and the model are set up
+    by `fit()` (`setup`).
 
     Args:
         config: the recipe; `config.data.root` must point at the dataset.
         work_dir: where checkpoints, logs and plots go.
         device: "cpu" or "cuda" (under torchrun each process takes cuda:LOCAL_RANK).
-        resume: continue from `work_dir/latest.json`'s checkpoint (a fresh start when there is none).
+        resume: continue from the work dir's last checkpoint (`latest.json`, else the newest readable
+            `epoch_*.pth`); in an empty or new folder the run starts fresh, in a folder holding a run without a
+            readable checkpoint it stops with a ConfigError.
         overwrite: reuse a non-empty work dir, deleting the previous run's files.
-        progress: show a tqdm bar.
+        progress: show a progress bar.
         keep_checkpoints: how many `epoch_*.pth` files to keep (the best one is kept as `best.pth` as well).
         log_interval: iterations between `train.log` lines (log.jsonl gets every iteration).
     """
@@ -218,72 +124,94 @@ class Trainer:
         log_interval: int = 20,
     ) -> None:
         self.config = config
-        self.context = dist_utils.init_distributed(device)
-        self.device = self.context.device
-        self.is_main = self.context.is_main
-        self.progress = progress and self.is_main
+        self.work_dir = Path(work_dir)
+        self.device_name = device
+        self.resume = resume
+        self.overwrite = overwrite
+        self.progress = progress
         self.keep_checkpoints = max(1, keep_checkpoints)
         self.log_interval = max(1, log_interval)
-        self.work_dir = prepare_work_dir(work_dir, resume=resume, overwrite=overwrite, is_main=self.is_main)
-        dist_utils.barrier()
-        self.resume_from = ckpt.latest_checkpoint(self.work_dir) if resume else None
-        self.use_amp = bool(config.train.amp) and self.device.type == "cuda"
-        self.channels_last = self.device.type == "cuda"
-        self.model: nn.Module
+        # built by setup()
+        self.context: Optional[dist_utils.DistributedContext] = None
+        self.device = torch.device("cpu")
+        self.use_amp = False
+        self.channels_last = False
+        self.log: Optional[RunLogger] = None
+        self.train_dataset: Optional[Dataset] = None
+        self.val_dataset: Optional[Dataset] = None
+        self.sampler: Optional[Sampler] = None
+        self.loader_generator: Optional[torch.Generator] = None
+        self.train_loader: Optional[DataLoader] = None
+        self.max_iterations = 0
+        self.model: Optional[nn.Module] = None
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.scaler: Optional[torch.amp.GradScaler] = None
+        self.loss_fn: Optional[nn.Module] = None
+        self.batch_augmentation: Optional[BatchMixup] = None
+        # where the run stands (restored on resume)
         self.epoch = 0  # epochs completed
         self.iteration = 0  # iterations completed
         self.history: List[Dict[str, Any]] = []
         self.best_miou = -math.inf
-        self._val_dataset: Optional[Dataset] = None
+        self.last_good_checkpoint: Optional[Path] = None
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the process that writes the work dir."""
+        return self.context is None or self.context.is_main
+
+    # ---------------------------------------------------------------- the run
+    def fit(self) -> Dict[str, Any]:
+        """Train for the remaining epochs; returns {"epochs", "iterations", "history", "best_mIoU", "work_dir"}."""
+        self.setup()
+        try:
+            self.log.open_bar(total=self.max_iterations, initial=self.iteration)
+            while self.epoch < self.config.train.epochs:
+                self.train_one_epoch()
+                self.end_epoch()
+            self.log.plot()
+            self.log.info(f"done: {self.epoch} epochs, {self.iteration} iterations")
+        finally:
+            self.log.close()
+        return {
+            "epochs": self.epoch,
+            "iterations": self.iteration,
+            "history": self.history,
+            "best_mIoU": None if self.best_miou == -math.inf else self.best_miou,
+            "work_dir": str(self.work_dir),
+        }
 
     # ---------------------------------------------------------------- set-up
-    def _build(self) -> None:
-        config, context = self.config, self.context
-        seed = config.train.seed
-        # the same seed on every rank: identical initial weights, dropout streams and mixup decisions
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        random.seed(seed)
+    def setup(self) -> None:
+        """Join the process group, check the work dir, find the checkpoint to resume from, open the logs, then
+        build the data, the model, the optimizer, the loss and the batch augmentation (restoring the checkpoint)."""
+        config = self.config
+        self.context = dist_utils.init_distributed(self.device_name)
+        self.device = self.context.device
+        self.use_amp = bool(config.train.amp) and self.device.type == "cuda"
+        self.channels_last = self.device.type == "cuda"
+        prepare_work_dir(self.work_dir, resume=self.resume, overwrite=self.overwrite, is_main=self.is_main)
+        dist_utils.barrier()
+        found = find_resume_checkpoint(self.work_dir, RUN_FILES) if self.resume else None
+        if found is not None:
+            check_resumable(config, found[1]["config"], found[0])
+        if self.resume and self.is_main:
+            ckpt.remove_temporary_files(self.work_dir)  # left by writes a kill or a full disk interrupted
+        self.log = RunLogger(
+            self.work_dir,
+            enabled=self.is_main,
+            keep_until_iteration=int(found[1]["iteration"]) if found else None,
+            log_interval=self.log_interval,
+            progress=self.progress,
+        )
+        if self.resume and found is None:
+            self.log.note(f"nothing to resume in {self.work_dir}: starting a new run")
+
+        seed_everything(config.train.seed)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # SSSegmentation's runtime setting
-
-        per_rank_batch = config.train.batch_size // context.world_size
-        if per_rank_batch < 1 or config.train.batch_size % context.world_size:
-            raise ConfigError(
-                f"train.batch_size {config.train.batch_size} is the total over all processes and must be a "
-                f"multiple of the world size {context.world_size}"
-            )
-        self.train_dataset = build_dataset(config, config.data.train_split, train=True)
-        self.train_dataset._humanparse_rank = context.rank  # read by the worker_init_fn
-        self.loader_generator = torch.Generator().manual_seed(seed)
-        if context.world_size > 1:
-            sampler = DistributedSampler(
-                self.train_dataset,
-                num_replicas=context.world_size,
-                rank=context.rank,
-                shuffle=True,
-                seed=seed,
-            )
-        else:
-            sampler = RandomSampler(self.train_dataset, generator=self.loader_generator)
-        self.sampler = sampler
-        self.train_loader = DataLoader(
-            self.train_dataset,
-            batch_size=per_rank_batch,
-            sampler=sampler,
-            num_workers=config.data.num_workers,
-            pin_memory=self.device.type == "cuda",
-            drop_last=config.train.drop_last,
-            worker_init_fn=_seed_worker,
-            generator=self.loader_generator,
-        )
-        if len(self.train_loader) == 0:
-            raise DataError(
-                f"the {config.data.train_split!r} split under {config.data.root} has {len(self.train_dataset)} "
-                f"images, fewer than one batch of {per_rank_batch} per process (drop_last is on)"
-            )
+        self.train_loader = self.build_train_loader()
         self.max_iterations = config.train.epochs * len(self.train_loader)
-
         model = build_model(config).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -295,26 +223,57 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.loss_fn = build_loss(config)
-        self.mixup_random = random.Random(seed)  # CSENet draws the mixup decision from Python's RNG
-        self.mixup_generator = torch.Generator().manual_seed(seed + 1)
-        if self.resume_from is not None:
-            self._restore(model)
+        self.batch_augmentation = build_batch_augmentation(config)
+        if found is not None:
+            self.restore(model, *found)
+        self.model = self.wrap_distributed(model)
+
+        if self.is_main:
+            (self.work_dir / "config.yaml").write_text(config.to_yaml())
+        start = f"resuming from {found[0].name} (epoch {self.epoch})" if found else "start"
+        self.log.info(
+            f"{start}: {config.name}, {self.context.world_size} process(es) on {self.device}, "
+            f"{len(self.train_dataset)} training images, {len(self.train_loader)} iterations per epoch, "
+            f"{self.max_iterations} in all"
+        )
+
+    def build_train_loader(self) -> DataLoader:
+        """The training DataLoader: this rank's share of the total batch, shuffled from the seeded generator."""
+        config, context = self.config, self.context
+        per_rank_batch = config.train.batch_size // context.world_size
+        if per_rank_batch < 1 or config.train.batch_size % context.world_size:
+            raise ConfigError(
+                f"train.batch_size {config.train.batch_size} is the total over all processes and must be a "
+                f"multiple of the world size {context.world_size}"
+            )
+        self.train_dataset = build_dataset(config, config.data.train_split, train=True)
+        self.train_dataset._humanparse_rank = context.rank  # read by the worker_init_fn
+        self.loader_generator = torch.Generator().manual_seed(config.train.seed)
         if context.world_size > 1:
-            if config.model.sync_bn and self.device.type == "cuda":
-                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            elif config.model.sync_bn:
-                # torch's SyncBatchNorm runs on GPUs only; on CPU each process keeps its own batch statistics
-                self._note("SyncBatchNorm needs CUDA; on the CPU each process normalises with its own batch")
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-        self.model = model
+            self.sampler = DistributedSampler(
+                self.train_dataset, context.world_size, context.rank, shuffle=True, seed=config.train.seed
+            )
+        else:
+            self.sampler = RandomSampler(self.train_dataset, generator=self.loader_generator)
+        loader = DataLoader(
+            self.train_dataset,
+            batch_size=per_rank_batch,
+            sampler=self.sampler,
+            num_workers=config.data.num_workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=config.train.drop_last,
+            worker_init_fn=seed_worker,
+            generator=self.loader_generator,
+        )
+        if len(loader) == 0:
+            raise DataError(
+                f"the {config.data.train_split!r} split under {config.data.root} has {len(self.train_dataset)} "
+                f"images, fewer than one batch of {per_rank_batch} per process (drop_last is on)"
+            )
+        return loader
 
-    def _generators(self) -> Dict[str, torch.Generator]:
-        return {"loader": self.loader_generator, "mixup": self.mixup_generator}
-
-    def _restore(self, model: nn.Module) -> None:
-        state = ckpt.load_training_state(self.resume_from)
-        check_resumable(self.config, state["config"], self.resume_from)
+    def restore(self, model: nn.Module, path: Path, state: Dict[str, Any]) -> None:
+        """Continue from a training checkpoint: weights, optimizer, counters, history and random streams."""
         model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if "grad_scaler" in state and self.use_amp:
@@ -324,80 +283,35 @@ class Trainer:
         self.best_miou = max(
             [h["mIoU"] for h in self.history if h.get("mIoU") is not None], default=-math.inf
         )
-        rng = state["rng"]
-        ranks = rng["ranks"]
+        self.last_good_checkpoint = path
+        ranks = state["rng"]["ranks"]
         if len(ranks) != self.context.world_size:
-            self._note(f"the checkpoint was written by {len(ranks)} process(es), this run has "
-                       f"{self.context.world_size}: random streams continue from rank 0's")  # fmt: skip
-        restore = ranks[self.context.rank] if len(ranks) == self.context.world_size else ranks[0]
-        ckpt.restore_rng_state(restore["global"], self._generators())
-        self.mixup_random.setstate(_python_state(restore["mixup_random"]))
-
-    def _note(self, message: str) -> None:
+            self.log.note(f"the checkpoint was written by {len(ranks)} process(es), this run has "
+                          f"{self.context.world_size}: random streams continue from rank 0's")  # fmt: skip
+        rank_state = ranks[self.context.rank] if len(ranks) == self.context.world_size else ranks[0]
+        restore_rng_state(rank_state["global"], {"loader": self.loader_generator})
+        if self.batch_augmentation is not None:
+            self.batch_augmentation.load_state_dict(batch_augmentation_state(rank_state))
         if self.is_main:
-            print(f"humanparse train: {message}")
-            if hasattr(self, "text_log"):
-                self.text_log.write(message)
+            repaired = ckpt.restore_best(self.work_dir, self.history)
+            if repaired:
+                self.log.note(repaired)
 
-    # ---------------------------------------------------------------- the run
-    def fit(self) -> Dict[str, Any]:
-        """Train for the remaining epochs; returns {"epochs", "iterations", "history", "best_mIoU", "work_dir"}."""
-        main = self.is_main
-        self.text_log = _TextLog(self.work_dir / "train.log" if main else None)
-        self.json_log = _JsonLog(
-            self.work_dir / "log.jsonl" if main else None,
-            keep_until_iteration=self.iteration_from_pointer() if self.resume_from is not None else None,
-        )
-        self.tensorboard = _tensorboard_writer(self.work_dir / "tensorboard") if main else None
-        try:
-            self._build()
-            if main:
-                (self.work_dir / "config.yaml").write_text(self.config.to_yaml())
-                start = (
-                    f"resuming from {self.resume_from.name} (epoch {self.epoch})"
-                    if self.resume_from
-                    else "start"
-                )
-                self.text_log.write(
-                    f"{start}: {self.config.name}, {self.context.world_size} process(es) on {self.device}, "
-                    f"{len(self.train_dataset)} training images, {len(self.train_loader)} iterations per epoch, "
-                    f"{self.max_iterations} in all"
-                )
-            bar = self._progress_bar()
-            try:
-                while self.epoch < self.config.train.epochs:
-                    self._train_epoch(bar)
-                    self._end_epoch()
-            finally:
-                if bar is not None:
-                    bar.close()
-            if main:
-                self._plot()
-                self.text_log.write(f"done: {self.epoch} epochs, {self.iteration} iterations")
-        finally:
-            self.text_log.close()
-            self.json_log.close()
-            if self.tensorboard is not None:
-                self.tensorboard.close()
-        return {
-            "epochs": self.epoch,
-            "iterations": self.iteration,
-            "history": self.history,
-            "best_mIoU": None if self.best_miou == -math.inf else self.best_miou,
-            "work_dir": str(self.work_dir),
-        }
+    def wrap_distributed(self, model: nn.Module) -> nn.Module:
+        """DistributedDataParallel (with SyncBatchNorm on CUDA when the recipe asks) under torchrun."""
+        if self.context.world_size == 1:
+            return model
+        if self.config.model.sync_bn and self.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif self.config.model.sync_bn:
+            # torch's SyncBatchNorm runs on GPUs only; on CPU each process keeps its own batch statistics
+            self.log.note("SyncBatchNorm needs CUDA; on the CPU each process normalises with its own batch")
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
-    def iteration_from_pointer(self) -> int:
-        """The iteration count the resumed checkpoint ends at (read from its `latest.json` pointer)."""
-        pointer = json.loads((self.work_dir / ckpt.LATEST_POINTER).read_text())
-        return int(pointer["iteration"])
-
-    def _progress_bar(self):
-        if not self.progress:
-            return None
-        return progress_bar(total=self.max_iterations, initial=self.iteration, unit="it")
-
-    def _train_epoch(self, bar) -> None:
+    # ---------------------------------------------------------------- one epoch
+    def train_one_epoch(self) -> None:
+        """One pass over the training set; appends the epoch's mean losses to `history`."""
         config = self.config
         epoch = self.epoch + 1
         if isinstance(self.sampler, DistributedSampler):
@@ -405,21 +319,17 @@ class Trainer:
         if config.data.num_workers == 0:
             # no worker_init_fn in the main process: seed the transforms from the loader's generator instead
             seed = int(torch.randint(0, 2**62, (1,), generator=self.loader_generator).item())
-            _give_rng(self.train_dataset, seed, self.context.rank)
+            give_rng(self.train_dataset, seed, self.context.rank)
         self.model.train()
+        self.log.start_epoch(epoch, config.train.epochs)
         sums: Dict[str, float] = {}
         count = 0
-        if bar is not None:
-            bar.set_description(f"epoch {epoch}/{config.train.epochs}")
-        for batch in self.train_loader:
+        for batch in batches(self.train_loader):
             record = self._train_iteration(batch, epoch)
             for key, value in record.items():
                 if key.startswith("loss"):
                     sums[key] = sums.get(key, 0.0) + value
             count += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
         self.epoch = epoch
         self.history.append(
             {"epoch": epoch, "iteration": self.iteration, **{k: v / count for k, v in sums.items()}}
@@ -435,99 +345,88 @@ class Trainer:
         batch = {
             k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
         }
-        # `<=` as tjpulkl/BSSGNet train.py draws it
-        use_mixup = config.train.mixup_prob > 0 and self.mixup_random.random() <= config.train.mixup_prob
-        losses = self._forward_backward(batch, use_mixup)
+        if self.batch_augmentation is not None:
+            batch = self.batch_augmentation(batch)
+        losses = self._forward_backward(batch)
         reduced = dist_utils.all_reduce_mean(torch.stack([v.detach().float() for v in losses.values()]))
         values = dict(zip(losses, reduced.tolist()))
         if dist_utils.any_process(not all(math.isfinite(v) for v in values.values()), self.device):
-            self._diverged(epoch, values)
-        self._step()
+            terms = ", ".join(f"{k}={v}" for k, v in values.items())
+            self._diverged(
+                f"the loss is not finite at epoch {epoch}, iteration {self.iteration + 1} ({terms}); training "
+                "stopped without updating the weights",
+                epoch,
+                self.iteration + 1,
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.iteration += 1
         record = {"type": "train", "epoch": epoch, "iteration": self.iteration, "lr": lr, **values}
-        if use_mixup:
+        if MIXUP_KEY in batch:
             record["mixup"] = True
-        self._log_iteration(record)
+        self.log.iteration(record, self.max_iterations, config.train.epochs)
         return record
 
-    def _forward_backward(self, batch: Dict[str, Any], use_mixup: bool) -> Dict[str, torch.Tensor]:
-        config = self.config
+    def _forward_backward(self, batch: Dict[str, Any]) -> Dict[str, torch.Tensor]:
         images = batch["image"]
-        if use_mixup:
-            batch, batch_perm = mix_batch(batch, config.train.mixup_lambda, self.mixup_generator)
-            images = batch["image"]
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            outputs = self.model(images)
-            if use_mixup:
-                losses = mixup_loss(self.loss_fn, outputs, batch, batch_perm, config.train.mixup_lambda)
-            else:
-                losses = self.loss_fn(outputs, batch)
+            losses = self.loss_fn(self.model(images), batch)
         self.optimizer.zero_grad(set_to_none=True)
         # backward runs even for a non-finite loss so that every DDP process joins the gradient all-reduce;
         # the caller then stops before the optimizer step, so the weights never see that gradient
         self.scaler.scale(losses["loss"]).backward()
         return losses
 
-    def _step(self) -> None:
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-
-    def _diverged(self, epoch: int, values: Dict[str, float]) -> None:
-        terms = ", ".join(f"{k}={v}" for k, v in values.items())
-        latest = ckpt.latest_checkpoint(self.work_dir)
-        kept = f"the last good checkpoint is {latest}" if latest else "no checkpoint had been written yet"
-        message = (
-            f"the loss is not finite at epoch {epoch}, iteration {self.iteration + 1} ({terms}); training "
-            f"stopped without updating the weights and {kept}. Try a lower train.lr or check the data"
+    def _diverged(self, what: str, epoch: int, iteration: int) -> None:
+        kept = (
+            f"the last good checkpoint is {self.last_good_checkpoint}"
+            if self.last_good_checkpoint is not None
+            else "no checkpoint had been written yet"
         )
-        if self.is_main:
-            self.json_log.write(
-                {"type": "error", "epoch": epoch, "iteration": self.iteration + 1, "message": message}
-            )
-            self.text_log.write(message)
+        message = f"{what}, and {kept}. Try a lower train.lr or check the data"
+        self.log.error({"type": "error", "epoch": epoch, "iteration": iteration, "message": message})
         raise TrainingDiverged(message)
 
-    def _log_iteration(self, record: Dict[str, Any]) -> None:
-        if not self.is_main:
-            return
-        self.json_log.write(record)
-        if self.tensorboard is not None:
-            for key, value in record.items():
-                if key.startswith("loss") or key == "lr":
-                    self.tensorboard.add_scalar(f"train/{key}", value, self.iteration)
-        if self.iteration % self.log_interval == 0 or self.iteration == self.max_iterations:
-            terms = " ".join(f"{k}={v:.4f}" for k, v in record.items() if k.startswith("loss"))
-            self.text_log.write(
-                f"epoch {record['epoch']}/{self.config.train.epochs} iteration {self.iteration}/"
-                f"{self.max_iterations} lr={record['lr']:.6g} {terms}"
-            )
-
     # ---------------------------------------------------------------- end of an epoch
-    def _end_epoch(self) -> None:
+    def end_epoch(self) -> None:
+        """Check the weights, evaluate when the schedule says so, save the checkpoint, plot on improvement."""
         config = self.config
+        self.check_finite_weights()
         interval = config.train.eval_interval
         improved = False
         if self.epoch == config.train.epochs or (interval > 0 and self.epoch % interval == 0):
-            improved = self._evaluate()
-        self._save(improved)
-        if self.is_main:
-            self.text_log.write(
-                f"epoch {self.epoch}/{config.train.epochs} done: mean loss {self.history[-1].get('loss', float('nan')):.4f}"
-            )
-            if improved or self.epoch == config.train.epochs:
-                self._plot()
+            improved = self.evaluate()
+        self.save(improved)
+        mean_loss = self.history[-1].get("loss", float("nan"))
+        self.log.info(f"epoch {self.epoch}/{config.train.epochs} done: mean loss {mean_loss:.4f}")
+        if improved or self.epoch == config.train.epochs:
+            self.log.plot()
 
-    def _evaluate(self) -> bool:
-        if self._val_dataset is None:
-            self._val_dataset = build_dataset(self.config, self.config.data.val_split, train=False)
-        metrics = evaluate(
+    def check_finite_weights(self) -> None:
+        """Stop the run (TrainingDiverged) before saving weights that hold a NaN or an infinity: a finite loss
+        does not prove finite weights (BatchNorm's running_var overflows first with a very high LR)."""
+        bad = ckpt.non_finite_entries(dist_utils.unwrap_model(self.model).state_dict())
+        if dist_utils.any_process(bool(bad), self.device):
+            shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "") if bad else "on another process"
+            self._diverged(
+                f"the weights are not finite after epoch {self.epoch}, iteration {self.iteration} ({shown}); "
+                "training stopped without saving them",
+                self.epoch,
+                self.iteration,
+            )
+
+    def evaluate(self) -> bool:
+        """Score the model on the validation split; True when the mIoU is the best so far."""
+        if self.val_dataset is None:
+            self.val_dataset = build_dataset(self.config, self.config.data.val_split, train=False)
+        metrics = evaluator.evaluate(
             dist_utils.unwrap_model(self.model),
             self.config,
-            self._val_dataset,
+            self.val_dataset,
             device=str(self.device),
-            progress=self.progress,
+            progress=self.progress and self.is_main,
         )
         self.model.train()
         miou = float(metrics["mIoU"])
@@ -535,31 +434,20 @@ class Trainer:
         self.history[-1].update(summary)
         improved = miou > self.best_miou
         self.best_miou = max(self.best_miou, miou)
-        if self.is_main:
-            record = {"type": "eval", "epoch": self.epoch, "iteration": self.iteration, **summary,
-                      "per_class_iou": metrics.get("per_class_iou")}  # fmt: skip
-            self.json_log.write(_json_safe(record))
-            if self.tensorboard is not None:
-                for key, value in summary.items():
-                    self.tensorboard.add_scalar(f"val/{key}", value, self.epoch)
-            message = f"validation after epoch {self.epoch}: mIoU {100 * miou:.2f}%"
-            self.text_log.write(
-                message
-                + (f", pixel accuracy {100 * summary['pixel_acc']:.2f}%" if "pixel_acc" in summary else "")
-            )
-            if self.progress:
-                tqdm.write(message)
+        self.log.evaluation({"type": "eval", "epoch": self.epoch, "iteration": self.iteration, **summary,
+                             "per_class_iou": metrics.get("per_class_iou")})  # fmt: skip
         return improved
 
-    def _save(self, improved: bool) -> None:
-        rng_state = {
-            "global": ckpt.capture_rng_state(self._generators()),
-            "mixup_random": _plain_python_state(self.mixup_random.getstate()),
-        }
+    def save(self, improved: bool) -> None:
+        """Write `epoch_E.pth` (+ `best.pth` when improved), move `latest.json`, prune old epochs (rank 0)."""
+        rng_state: Dict[str, Any] = {"global": capture_rng_state({"loader": self.loader_generator})}
+        if self.batch_augmentation is not None:
+            rng_state["batch_augmentation"] = self.batch_augmentation.state_dict()
         ranks = [rng_state]
         if dist_utils.is_distributed():
             ranks = [None] * self.context.world_size
             torch.distributed.all_gather_object(ranks, rng_state)
+        failure: Optional[HumanParseError] = None
         if self.is_main:
             state = checkpoint_dict(
                 self.model,
@@ -572,37 +460,33 @@ class Trainer:
             )
             if self.use_amp:
                 state["grad_scaler"] = self.scaler.state_dict()
-            path = ckpt.save_checkpoint(state, self.work_dir, self.epoch)
-            if improved:
-                ckpt.atomic_copy(path, self.work_dir / ckpt.BEST_NAME)
-            ckpt.prune_checkpoints(self.work_dir, self.keep_checkpoints)
-            self.text_log.write(
-                f"saved {path.name}" + (f" (best so far, copied to {ckpt.BEST_NAME})" if improved else "")
-            )
-        dist_utils.barrier()
-
-    def _plot(self) -> None:
-        plot_training_curves(self.json_log.records(), self.work_dir)
-
-
-def _plain_python_state(state) -> List[Any]:
-    return [state[0], list(state[1]), state[2]]
+            try:
+                path = ckpt.save_checkpoint(state, self.work_dir, self.epoch, best=improved)
+                ckpt.prune_checkpoints(self.work_dir, self.keep_checkpoints)
+            except HumanParseError as error:  # a full disk: every rank stops, rank 0 with the reason
+                failure = error
+            else:
+                best = f" (best so far, copied to {ckpt.BEST_NAME})" if improved else ""
+                self.log.info(f"saved {path.name}{best}")
+        if dist_utils.any_process(failure is not None, self.device):
+            raise failure or CheckpointError(f"rank 0 could not write the checkpoint of epoch {self.epoch}")
+        self.last_good_checkpoint = self.work_dir / ckpt.epoch_filename(self.epoch)
 
 
-def _python_state(saved) -> tuple:
-    return (saved[0], tuple(saved[1]), saved[2])
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return _json_safe(value.item())
-    return value
+def batches(loader: DataLoader) -> Iterator[Dict[str, Any]]:
+    """Iterate `loader`; our errors raised in a worker process come back without torch's wrapper text."""
+    iterator = iter(loader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except HumanParseError as error:
+            unwrapped = unwrap_worker_error(error)
+            if unwrapped is error:
+                raise
+            raise unwrapped from None
+        yield batch
 
 
 def train(config: Config, work_dir: Union[str, Path], **options: Any) -> Dict[str, Any]:

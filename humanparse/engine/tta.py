@@ -9,11 +9,14 @@ Two protocols, chosen by `config.eval.protocol`:
   resizes the (image, flipped image) batch to floor(size * s) with align_corners=True, the flipped logits are
   un-flipped with the left/right channel swap and averaged with the plain ones at the head's resolution, then
   upsampled to the input size (align_corners=True) and the scales averaged; the labels are mapped back with the
-  inverse affine warp (nearest), the logits (for saving) with its bilinear version.
+  inverse affine warp (nearest), the logits (for saving) with its bilinear version. `warp_logits=True` instead
+  takes the labels as the argmax of the warped-back logits, as SCHP's simple_extractor.py does
+  (`eval.predict_script="simple_extractor"`, used by `Predictor` only; `test` keeps the evaluator's order).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -21,28 +24,34 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from humanparse.data.geometry import inverse_warp_labels, inverse_warp_logits
+from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
 from humanparse.errors import ConfigError
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 """images (N, 3, h, w) -> logits (N, K, h', w'); see `model_forward`."""
 
 PROTOCOLS = ("resize", "affine")
+PREDICT_SCRIPTS = ("evaluate", "simple_extractor")
+_logger = logging.getLogger(__name__)
+MIN_INPUT_SIDE = (
+    32  # px: a smaller scaled input leaves the stride-8/16 network a feature map of one or two cells
+)
 
 
 def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
     """Wrap a humanparse model (which returns a dict) as a function returning the scored output's float32 logits.
 
     `precision` "bf16"/"fp16" runs the network under autocast (bf16 on a CPU without native bf16 logs a warning
-    once, see `humanparse.hardware`); images go in channels_last when the model's
+    once, fp16 on a CPU is a ConfigError, see `humanparse.hardware`); images go in channels_last when the model's
     weights are (see `humanparse.models.inference.prepare_for_inference`).
     """
-    from humanparse.hardware import warn_if_slow_bf16
+    from humanparse.hardware import check_precision, warn_if_slow_bf16
     from humanparse.models.inference import autocast, uses_channels_last
 
     channels_last = uses_channels_last(model)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
+        check_precision(images.device, precision)
         warn_if_slow_bf16(images.device, precision)
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -145,16 +154,22 @@ class TestTimeAugmentation:
         scales: Sequence[float] = (1.0,),
         flip_permutation: Optional[Sequence[int]] = None,
         truncate_center: bool = False,
+        affine_convention: str = "size",
+        warp_logits: bool = False,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown eval.protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-        if not scales or any(scale <= 0 for scale in scales):
-            raise ConfigError(f"test scales must be positive numbers, got {list(scales)}")
-        self.forward = forward
+        if not scales or any(not math.isfinite(scale) or scale <= 0 for scale in scales):
+            raise ConfigError(f"--scales (eval.scales) must be positive finite numbers, got {list(scales)}")
+        self.forward = self._watch_finite(forward)
+        self.source = "the network"  # named in the non-finite warning: the checkpoint, where known
+        self.nonfinite = False  # whether the network has given NaN or inf logits
         self.protocol = protocol
         self.scales = [float(scale) for scale in scales]
         self.flip_permutation = list(flip_permutation) if flip_permutation is not None else None
         self.truncate_center = truncate_center
+        self.affine_convention = check_affine_convention(affine_convention)
+        self.warp_logits = warp_logits and protocol == "affine"
 
     @classmethod
     def from_config(
@@ -166,25 +181,66 @@ class TestTimeAugmentation:
         *,
         scales: Optional[Sequence[float]] = None,
         flip: Optional[bool] = None,
+        for_prediction: bool = False,
     ) -> TestTimeAugmentation:
-        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given."""
+        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given.
+
+        `for_prediction` applies `eval.predict_script` (SCHP's simple_extractor.py: float centre, labels from
+        the warped-back logits); without it the evaluator's protocol is used.
+        """
         from humanparse.data.labels import flip_permutation
 
         evaluation = config.eval
+        if evaluation.predict_script not in PREDICT_SCRIPTS:
+            raise ConfigError(
+                f"unknown eval.predict_script {evaluation.predict_script!r}; "
+                f"choose from {', '.join(PREDICT_SCRIPTS)}"
+            )
+        extractor = for_prediction and evaluation.predict_script == "simple_extractor"
         use_flip = evaluation.flip if flip is None else flip
         return cls(
             forward,
             protocol=evaluation.protocol,
             scales=list(evaluation.scales if scales is None else scales),
             flip_permutation=flip_permutation(num_classes, flip_pairs) if use_flip else None,
-            truncate_center=evaluation.truncate_center,
+            truncate_center=evaluation.truncate_center and not extractor,
+            affine_convention=evaluation.affine_convention,
+            warp_logits=extractor,
         )
 
     @property
     def flip(self) -> bool:
         return self.flip_permutation is not None
 
+    def _watch_finite(self, forward: Forward) -> Forward:
+        """`forward`, checked for NaN/inf logits (a broken checkpoint gives them, and argmax hides it)."""
+
+        def watched(images: torch.Tensor) -> torch.Tensor:
+            logits = forward(images)
+            if not self.nonfinite and not bool(torch.isfinite(logits).all()):
+                self.nonfinite = True
+                _logger.warning(
+                    "%s gives non-finite (NaN/inf) logits: its predictions are meaningless "
+                    "(a broken or diverged checkpoint?)",
+                    self.source,
+                )
+            return logits
+
+        return watched
+
+    def _check_scaled_size(self, images: torch.Tensor) -> None:
+        height, width = images.shape[-2:]
+        smallest = min(self.scales)
+        scaled = (int(math.floor(height * smallest)), int(math.floor(width * smallest)))
+        if min(scaled) < MIN_INPUT_SIDE:
+            raise ConfigError(
+                f"--scales (eval.scales) {smallest:g} makes the {height}x{width} network input "
+                f"{scaled[0]}x{scaled[1]} px; each side needs at least {MIN_INPUT_SIDE} px "
+                f"(use scales >= {math.ceil(100 * MIN_INPUT_SIDE / min(height, width)) / 100:g})"
+            )
+
     def _network_logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> torch.Tensor:
+        self._check_scaled_size(images)
         with torch.inference_mode():
             if self.protocol == "affine":
                 return affine_protocol_logits(self.forward, images, self.scales, self.flip_permutation)
@@ -209,6 +265,9 @@ class TestTimeAugmentation:
     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
         """Labels and (when asked) logits of a batch at the original sizes, from one pass of the network."""
         logits = self._network_logits(images, metas)
+        if self.warp_logits:
+            warped = self._to_logits(logits, metas)
+            return [_argmax_labels(item) for item in warped], (warped if with_logits else None)
         labels = self._to_labels(logits, metas)
         return labels, (self._to_logits(logits, metas) if with_logits else None)
 
@@ -218,14 +277,19 @@ class TestTimeAugmentation:
 
     def labels(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         """Per image, the uint8 (H, W) label map at its original size."""
-        return self._to_labels(self._network_logits(images, metas), metas)
+        return self.predict(images, metas)[0]
 
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol == "resize":
             return [item.cpu().numpy().astype(np.float32) for item in logits]
         return [
             inverse_warp_logits(
-                item.cpu().numpy(), meta["center"], meta["scale"], meta["original_size"], self.truncate_center
+                item.cpu().numpy(),
+                meta["center"],
+                meta["scale"],
+                meta["original_size"],
+                self.truncate_center,
+                convention=self.affine_convention,
             )
             for item, meta in zip(logits, metas)
         ]
@@ -241,6 +305,12 @@ class TestTimeAugmentation:
                 meta["scale"],
                 meta["original_size"],
                 self.truncate_center,
+                convention=self.affine_convention,
             )
             for item, meta in zip(logits, metas)
         ]
+
+
+def _argmax_labels(logits: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 argmax over the classes of (K, H, W) logits (first maximum on ties, as np.argmax)."""
+    return np.argmax(logits, axis=0).astype(np.uint8)

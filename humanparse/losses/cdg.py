@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Mapping
+from typing import Dict, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -82,19 +82,3 @@ class CDGLoss(nn.Module):
             "loss_edge": edge,
             "loss_class_distribution": distribution,
         }
-
-
-def mixup_loss(
-    loss_fn: Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], LossDict],
-    outputs: Mapping[str, torch.Tensor],
-    batch: Mapping[str, torch.Tensor],
-    batch_perm: Mapping[str, torch.Tensor],
-    lam: float,
-) -> LossDict:
-    """CSENet's mixup loss, term by term: ``lam * L(outputs, batch) + (1 - lam) * L(outputs, batch_perm)``.
-
-    ``batch_perm`` holds the targets permuted as the mixed images were (``x = lam * x + (1 - lam) * x[perm]``).
-    """
-    own = loss_fn(outputs, batch)
-    permuted = loss_fn(outputs, batch_perm)
-    return {key: lam * own[key] + (1 - lam) * permuted[key] for key in own}

@@ -146,13 +146,14 @@ def load_for_inference(
     """`config`'s network with `weights` loaded strictly, in eval mode on `device`.
 
     The weights replace every parameter, so the recipe's ImageNet file (`model.pretrained`, perhaps a path on
-    the machine that trained it) is not read. The model's `load_report` attribute is `load_weights`'s report.
+    the machine that trained it) is not read. The model's `load_report` attribute is `load_weights`'s report, `weights_name` the weights as given.
     """
     if not isinstance(config, Config):
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     model = build_model(config)
     model.load_report = load_weights(model, weights)
+    model.weights_name = str(weights)  # named by warnings about the network's outputs
     try:
         return model.eval().to(device)
     except (RuntimeError, AssertionError) as error:  # e.g. a CPU-only torch asked for CUDA

@@ -87,3 +87,25 @@ def test_mix_batch_is_reproducible(seed):
     first, _ = mix_batch(_batch(), 0.7, torch.Generator().manual_seed(seed))
     second, _ = mix_batch(_batch(), 0.7, torch.Generator().manual_seed(seed))
     assert torch.equal(first["image"], second["image"])
+
+
+def test_batch_mixup_draws_with_its_own_streams_and_resumes_from_its_state():
+    from humanparse.configs import get_config
+    from humanparse.data.transforms import MIXUP_KEY, build_batch_augmentation
+
+    config = get_config("csenet_resnet101_lip").override(["train.mixup_prob=0.5"])
+    first, second = build_batch_augmentation(config), build_batch_augmentation(config)
+    for _ in range(3):
+        first(_batch())
+    state = first.state_dict()
+    second.load_state_dict(state)
+    outcomes = [(first(_batch()), second(_batch())) for _ in range(8)]
+    marked = [MIXUP_KEY in a for a, _ in outcomes]
+    assert any(marked) and not all(marked)  # p = 0.5 both ways in 8 draws with this seed
+    for a, b in outcomes:
+        assert (MIXUP_KEY in a) == (MIXUP_KEY in b)
+        assert torch.equal(a["image"], b["image"])
+        if MIXUP_KEY in a:
+            assert a[MIXUP_KEY]["lam"] == config.train.mixup_lambda
+            assert torch.equal(a[MIXUP_KEY]["targets"]["label"], b[MIXUP_KEY]["targets"]["label"])
+    assert build_batch_augmentation(config.override(["train.mixup_prob=0"])) is None

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from humanparse.engine import checkpoint as ckpt
+from humanparse.engine.resume import capture_rng_state, restore_rng_state
 from humanparse.errors import CheckpointError
 from humanparse.models.checkpoint_io import atomic_torch_save
 
@@ -27,7 +28,7 @@ def _state(epoch: int, iteration: int) -> dict:
         "epoch": epoch,
         "iteration": iteration,
         "config": {"name": "x"},
-        "rng": {"ranks": [{"global": ckpt.capture_rng_state({"loader": torch.Generator().manual_seed(3)})}]},
+        "rng": {"ranks": [{"global": capture_rng_state({"loader": torch.Generator().manual_seed(3)})}]},
         "history": [{"epoch": epoch, "loss": 1.5, "mIoU": None}],
     }
 
@@ -76,7 +77,7 @@ def test_unreadable_or_foreign_checkpoints_raise_checkpoint_error_naming_the_fil
 def test_rng_state_round_trip_through_a_weights_only_file(tmp_path):
     loader = torch.Generator().manual_seed(7)
     torch.manual_seed(1), np.random.seed(2), random.seed(3)
-    state = ckpt.capture_rng_state({"loader": loader})
+    state = capture_rng_state({"loader": loader})
     path = atomic_torch_save(state, tmp_path / "rng.pth")
 
     def draw():
@@ -89,7 +90,7 @@ def test_rng_state_round_trip_through_a_weights_only_file(tmp_path):
         )
 
     first = draw()
-    ckpt.restore_rng_state(torch.load(path, weights_only=True), {"loader": loader})
+    restore_rng_state(torch.load(path, weights_only=True), {"loader": loader})
     assert draw() == first
 
 

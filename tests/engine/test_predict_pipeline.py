@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -20,7 +21,7 @@ from PIL import Image
 
 from humanparse.cli import main as cli_main
 from humanparse.data.labels import get_label_set
-from humanparse.engine.masks import class_mask, parse_mask_spec
+from humanparse.engine.masks import compute_mask, parse_mask_spec
 from humanparse.engine.predict_pipeline import OutputSpec, my_blocks, run_pipeline
 from humanparse.engine.prediction_io import PhotoItem, load_label_map
 from humanparse.errors import ConfigError
@@ -220,11 +221,13 @@ def test_masks_label_map_and_logits_layouts_on_known_labels(nested, tmp_path):
     )
     spec = OutputSpec(
         class_names=LIP,
-        masks=(
-            parse_mask_spec("upper=upper_clothes,coat", LIP),
-            parse_mask_spec("person=foreground", LIP),
-            parse_mask_spec("arms=arms", LIP),
-        ),  # fmt: skip
+        masks=tuple(
+            (mask.name, mask.classes)
+            for mask in map(
+                partial(parse_mask_spec, class_names=LIP),
+                ("upper=upper_clothes,coat", "person=foreground", "arms=arms"),
+            )
+        ),
         label_lookup=load_label_map(mapping, LIP),
         logits=True,
         logits_layout="hwk",
@@ -253,9 +256,10 @@ def test_masks_label_map_and_logits_layouts_on_known_labels(nested, tmp_path):
 
 
 def test_mask_specs_and_label_maps_reject_what_they_cannot_map(tmp_path):
-    assert parse_mask_spec("face_hair=face,hair", LIP) == ("face_hair", [2, 13])
-    assert np.array_equal(class_mask(np.array([[0, 2, 13]], np.uint8), [2, 13]), [[0, 255, 255]])
-    for bad in ("upper", "upper=", "up per=hair", "x=sleeve", "overlay=hair"):
+    assert parse_mask_spec("face_hair=face,hair", LIP).classes == (2, 13)
+    assert parse_mask_spec("limbs=arms,legs", LIP).classes == (14, 15, 16, 17)
+    assert np.array_equal(compute_mask(np.array([[0, 2, 13]], np.uint8), [2, 13]), [[0, 255, 255]])
+    for bad in ("upper", "upper=", "up per=hair", "x=sleeve", "x=arm"):
         with pytest.raises(ConfigError):
             parse_mask_spec(bad, LIP)
     partial = tmp_path / "partial.yaml"

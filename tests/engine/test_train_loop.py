@@ -9,8 +9,8 @@ import pytest
 import torch
 from train_fixtures import make_synthetic_lip, tiny_config
 
-import humanparse.losses
 from humanparse.cli import main as cli_main
+from humanparse.engine import trainer as trainer_module
 from humanparse.engine.trainer import Trainer, TrainingDiverged, poly_lr
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -121,7 +121,7 @@ def test_killed_run_resumes_with_identical_losses(synthetic_lip, tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic_lip, tmp_path, monkeypatch):
-    real_build_loss = humanparse.losses.build_loss
+    real_build_loss = trainer_module.build_loss
     calls = {"n": 0}
 
     def build_poisoned_loss(config):
@@ -137,7 +137,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic_lip,
 
         return poisoned
 
-    monkeypatch.setattr(humanparse.losses, "build_loss", build_poisoned_loss)
+    monkeypatch.setattr(trainer_module, "build_loss", build_poisoned_loss)
     run = tmp_path / "run"
     trainer = Trainer(tiny_config(synthetic_lip), run, progress=False)
     with pytest.raises(TrainingDiverged, match=r"epoch 2, iteration 6 .*loss_edge=nan.*epoch_1.pth"):

@@ -8,10 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from humanparse.configs import get_config
+from humanparse.data.transforms.mixup import MIXUP_KEY
 from humanparse.errors import ConfigError
 from humanparse.losses import build_loss
-from humanparse.losses.cdg import CDGLoss, mixup_loss
+from humanparse.losses.cdg import CDGLoss
 from humanparse.losses.lovasz import lovasz_softmax
+from humanparse.losses.mixup import MixupLoss, mixup_loss
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "parity" / "cdg_loss.npz"
 
@@ -34,7 +36,7 @@ def _loss():
 def test_cdg_loss_terms_match_the_official_criterion(reference, term):
     outputs, batch, data = reference
     losses = _loss()(outputs, batch)
-    assert isinstance(_loss(), CDGLoss)
+    assert isinstance(_loss(), MixupLoss) and isinstance(_loss().loss, CDGLoss)  # CSENet's recipe has mixup
     expected = float(data[term])
     assert abs(float(losses[term]) - expected) <= 1e-5 * abs(expected)
 
@@ -70,6 +72,20 @@ def test_mixup_loss_combines_each_term(reference):
     for key in own:
         assert torch.allclose(mixed[key], 0.7 * own[key] + 0.3 * other[key])
     assert not torch.allclose(own["loss"], other["loss"])
+
+
+def test_built_loss_scores_a_batch_marked_as_mixed_against_both_targets(reference):
+    outputs, batch, _ = reference
+    permuted = {key: value.flip(0) for key, value in batch.items()}
+    loss, plain = _loss(), CDGLoss(get_config("csenet_resnet101_lip"))
+    unmarked = loss(outputs, batch)
+    assert all(torch.equal(unmarked[key], value) for key, value in plain(outputs, batch).items())
+    marked = loss(outputs, {**batch, MIXUP_KEY: {"lam": 0.7, "targets": permuted}})
+    expected = mixup_loss(plain, outputs, batch, permuted, 0.7)
+    assert all(torch.allclose(marked[key], value) for key, value in expected.items())
+    assert not torch.allclose(marked["loss"], unmarked["loss"])
+    no_mixup = get_config("csenet_resnet101_lip").override(["train.mixup_prob=0"])
+    assert isinstance(build_loss(no_mixup), CDGLoss)
 
 
 def test_cdg_loss_without_class_distribution_targets_says_which_setting(reference):

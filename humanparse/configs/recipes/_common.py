@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from humanparse.configs.schema import DataConfig
+from humanparse.configs.schema import DataConfig, EvalConfig, ModelConfig
 
 IMAGENET_V1C = {
     50: "https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth",
@@ -28,3 +28,28 @@ def official_affine_data(dataset: str, crop: Tuple[int, int], **overrides) -> Da
     )
     values.update(overrides)
     return DataConfig(**values)
+
+
+def deep_stem_model(arch: str, num_classes: int, input_size: Tuple[int, int]) -> ModelConfig:
+    """The official codes' network size: ResNet-101 with the deep stem at output stride 16."""
+    return ModelConfig(
+        arch=arch,
+        num_classes=num_classes,
+        backbone_depth=101,
+        backbone_stem="deep",
+        output_stride=16,
+        input_size=input_size,
+    )
+
+
+def official_multiscale_eval(input_size: Tuple[int, int]) -> EvalConfig:
+    """CDGNet's and CSENet's `evaluate_multi`: the affine letterbox at scales 0.75/1/1.25 with flip, the int32
+    centre of its inverse warp, mIoU over all classes."""
+    return EvalConfig(
+        protocol="affine",
+        input_size=input_size,
+        scales=[0.75, 1.0, 1.25],
+        flip=True,
+        miou_over="all",
+        truncate_center=True,
+    )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, official_affine_data
-from humanparse.configs.schema import Config, EvalConfig, ModelConfig, TrainConfig
+from humanparse.configs.recipes._common import (
+    IMAGENET_DEEP_STEM,
+    deep_stem_model,
+    official_affine_data,
+    official_multiscale_eval,
+)
+from humanparse.configs.schema import Config, TrainConfig
 from humanparse.registry import register_recipe
 
 
@@ -12,28 +17,14 @@ def cdgnet_lip() -> Config:
     return Config(
         name="cdgnet_resnet101_lip",
         description="CDGNet (CVPR 2022) as tjpulkl/CDGNet builds and trains it",
-        model=ModelConfig(
-            arch="cdgnet",
-            num_classes=20,
-            backbone_depth=101,
-            backbone_stem="deep",
-            output_stride=16,
-            input_size=(473, 473),
-        ),
+        model=deep_stem_model("cdgnet", 20, (473, 473)),
         data=official_affine_data(
             "lip", (473, 473), photometric_block=True, blur_passes=3, class_distribution=True
         ),
         train=TrainConfig(
             epochs=150, batch_size=32, lr=3e-3, loss="cdg", align_corners=True, drop_last=False
         ),
-        eval=EvalConfig(
-            protocol="affine",
-            input_size=(473, 473),
-            scales=[0.75, 1.0, 1.25],
-            flip=True,
-            miou_over="all",
-            truncate_center=True,
-        ),
+        eval=official_multiscale_eval((473, 473)),
         published={
             "source": "tjpulkl/CDGNet README",
             "miou": 60.30,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, official_affine_data
-from humanparse.configs.schema import Config, EvalConfig, ModelConfig, TrainConfig
+from humanparse.configs.recipes._common import (
+    IMAGENET_DEEP_STEM,
+    deep_stem_model,
+    official_affine_data,
+    official_multiscale_eval,
+)
+from humanparse.configs.schema import Config, TrainConfig
 from humanparse.registry import register_recipe
 
 
@@ -12,14 +17,7 @@ def csenet_lip() -> Config:
     return Config(
         name="csenet_resnet101_lip",
         description="CSENet (Image and Vision Computing 2024) as tjpulkl/BSSGNet builds and trains it",
-        model=ModelConfig(
-            arch="csenet",
-            num_classes=20,
-            backbone_depth=101,
-            backbone_stem="deep",
-            output_stride=16,
-            input_size=(473, 473),
-        ),
+        model=deep_stem_model("csenet", 20, (473, 473)),
         data=official_affine_data(
             "lip", (473, 473), photometric_block=True, blur_passes=2, class_distribution=True
         ),
@@ -33,14 +31,7 @@ def csenet_lip() -> Config:
             mixup_lambda=0.7,
             drop_last=False,
         ),
-        eval=EvalConfig(
-            protocol="affine",
-            input_size=(473, 473),
-            scales=[0.75, 1.0, 1.25],
-            flip=True,
-            miou_over="all",
-            truncate_center=True,
-        ),
+        eval=official_multiscale_eval((473, 473)),
         published={
             "source": "tjpulkl/BSSGNet README",
             "miou": 61.27,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, official_affine_data
-from humanparse.configs.schema import Config, EvalConfig, ModelConfig, TrainConfig
+from humanparse.configs.recipes._common import IMAGENET_DEEP_STEM, deep_stem_model, official_affine_data
+from humanparse.configs.schema import Config, EvalConfig, TrainConfig
 from humanparse.data.labels import get_label_set
 from humanparse.registry import register_recipe
 
@@ -13,14 +13,7 @@ def ce2p_official_lip() -> Config:
     return Config(
         name="ce2p_official_resnet101_lip",
         description="CE2P as the official liutinglt/CE2P code builds and trains it (InPlace-ABN semantics)",
-        model=ModelConfig(
-            arch="ce2p_official",
-            num_classes=20,
-            backbone_depth=101,
-            backbone_stem="deep",
-            output_stride=16,
-            input_size=(384, 384),
-        ),
+        model=deep_stem_model("ce2p_official", 20, (384, 384)),
         data=official_affine_data("lip", (384, 384)),
         train=TrainConfig(
             epochs=150, batch_size=96, lr=1e-3, min_lr=0.0, loss="ce2p", align_corners=True, drop_last=False
@@ -69,19 +62,20 @@ def schp(key: str) -> Config:
     return Config(
         name=f"schp_resnet101_{key}",
         description=f"SCHP's Augmented CE2P on {dataset} (inference config of simple_extractor.py)",
-        model=ModelConfig(
-            arch="ce2p_official",
-            num_classes=get_label_set(dataset).num_classes,
-            backbone_depth=101,
-            backbone_stem="deep",
-            output_stride=16,
-            input_size=size,
-        ),
+        model=deep_stem_model("ce2p_official", get_label_set(dataset).num_classes, size),
         data=official_affine_data(dataset, size, normalization="bgr"),
         train=TrainConfig(
             epochs=150, batch_size=48, lr=7e-3, loss="ce2p", align_corners=True, drop_last=False
         ),
-        eval=EvalConfig(protocol="affine", input_size=size, miou_over="all"),
+        # test: evaluate.py (int32 centre); predict: simple_extractor.py; both with SCHP's (w-1) affine
+        eval=EvalConfig(
+            protocol="affine",
+            input_size=size,
+            miou_over="all",
+            truncate_center=True,
+            affine_convention="size_minus_one",
+            predict_script="simple_extractor",
+        ),
         published={
             "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
             "miou": miou,

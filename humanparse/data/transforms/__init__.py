@@ -14,12 +14,19 @@ import numpy as np
 
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms.affine import AffineTrainTransform
-from humanparse.data.transforms.mixup import mix_batch
+from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_augmentation, mix_batch
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
 from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
 from humanparse.errors import ConfigError
 
-__all__ = ["build_train_transform", "build_val_transform", "mix_batch"]
+__all__ = [
+    "MIXUP_KEY",
+    "BatchMixup",
+    "build_batch_augmentation",
+    "build_train_transform",
+    "build_val_transform",
+    "mix_batch",
+]
 
 TrainTransform = Callable[[np.ndarray, np.ndarray, np.random.Generator], Dict[str, Any]]
 ValTransform = Callable[..., Dict[str, Any]]
@@ -46,7 +53,9 @@ def build_val_transform(config) -> ValTransform:
     """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
     evaluation = config.eval
     if evaluation.protocol == "affine":
-        return AffineValTransform(evaluation.input_size, config.data.normalization)
+        return AffineValTransform(
+            evaluation.input_size, config.data.normalization, evaluation.affine_convention
+        )
     if evaluation.protocol == "resize":
         return ResizeValTransform(
             evaluation.input_size,

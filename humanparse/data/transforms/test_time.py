@@ -3,7 +3,7 @@
 * `ResizeValTransform` (SSSegmentation): squash-resize to `eval.input_size` (LIP/CIHP/ATR) or keep-ratio resize
   to `eval.keep_ratio_size` (VOC: short side 512, long side at most 2048), bilinear.
 * `AffineValTransform` (official code): the whole image letterboxed into `eval.input_size` by the affine warp
-  (rotation 0, border 0); `meta` carries the centre and scale the evaluator inverts.
+  (rotation 0, border 0, `eval.affine_convention`); `meta` carries the centre and scale the evaluator inverts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Sequence
 import cv2
 import numpy as np
 
-from humanparse.data.geometry import get_affine_transform, image_center_scale
+from humanparse.data.geometry import check_affine_convention, get_affine_transform, image_center_scale
 from humanparse.data.transforms.common import label_tensor
 from humanparse.data.transforms.normalize import check_normalization, normalize_image
 from humanparse.data.transforms.sssegmentation import resize_dsize
@@ -47,14 +47,15 @@ class ResizeValTransform:
 class AffineValTransform:
     """The official evaluation input: the affine letterbox with rotation 0; call as `t(image, label)`."""
 
-    def __init__(self, input_size: Sequence[int], normalization: str) -> None:
+    def __init__(self, input_size: Sequence[int], normalization: str, convention: str = "size") -> None:
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.normalization = check_normalization(normalization)
+        self.convention = check_affine_convention(convention)
 
     def __call__(self, image: np.ndarray, label: Optional[np.ndarray] = None) -> Dict[str, Any]:
         height, width = image.shape[:2]
         center, scale = image_center_scale(width, height, self.input_size)
-        matrix = get_affine_transform(center, scale, 0, self.input_size)
+        matrix = get_affine_transform(center, scale, 0, self.input_size, convention=self.convention)
         warped = cv2.warpAffine(
             image,
             matrix,

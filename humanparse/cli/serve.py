@@ -1,0 +1,100 @@
+"""Serve a parsing model over HTTP, with micro-batching and a web page (needs `pip install humanparse[serve]`).
+
+POST /v1/parse (an image as the body or a multipart file) answers the indexed label PNG, a mask or JSON;
+GET /v1/model, /healthz, /metrics (Prometheus) and / (the page, try a photo in a browser). Requests that arrive
+within --max-wait-ms of each other run as one batch of up to --max-batch photos. Binds 127.0.0.1 unless --host
+says otherwise; with --api-key, /v1/* need `Authorization: Bearer KEY`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
+    parser.add_argument(
+        "checkpoint",
+        help="weights (humanparse/reference .pth or zoo name); with --backend onnxruntime an .onnx file",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_precision_option(parser)
+    add_backend_option(parser)
+    add_tta_options(parser)
+    parser.add_argument("--max-batch", type=int, default=8, help="photos per batch at most (default 8)")
+    parser.add_argument(
+        "--max-wait-ms", type=float, default=10.0, help="how long a request waits for company (default 10)"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=64, help="waiting requests before answering 503 (default 64)"
+    )
+    parser.add_argument("--max-upload-mb", type=float, default=20.0, help="request body limit (default 20)")
+    parser.add_argument(
+        "--max-pixels", type=float, default=40e6, help="photo size limit, width x height (default 40e6)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds a request may wait for its answer (default 30)"
+    )
+    parser.add_argument(
+        "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: the dataset's)"
+    )
+    parser.add_argument(
+        "--api-key", help="require `Authorization: Bearer KEY` on /v1/* (or set HUMANPARSE_API_KEY)"
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    add_set_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from humanparse.errors import ConfigError
+
+    try:
+        import uvicorn
+
+        from humanparse.serve.app import ServeSettings, create_app
+    except ImportError as error:
+        raise ConfigError(f"serve needs `pip install humanparse[serve]` ({error.name} is missing)") from error
+    from humanparse.engine.backends import create_predictor
+    from humanparse.engine.predictor import resolve_config
+
+    for name in ("max_batch", "max_queue"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("max_wait_ms", "max_upload_mb", "max_pixels", "timeout"):
+        if getattr(args, name) < 0 or (name != "max_wait_ms" and getattr(args, name) == 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    config = resolve_config(args.config).override(args.overrides)
+    predictor = create_predictor(
+        config,
+        args.checkpoint,
+        backend=args.backend,
+        device=args.device,
+        scales=args.scales,
+        flip=args.flip,
+        precision=args.precision,
+    )
+    settings = ServeSettings(
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        max_upload_mb=args.max_upload_mb,
+        max_pixels=args.max_pixels,
+        timeout_s=args.timeout,
+        api_key=args.api_key or os.environ.get("HUMANPARSE_API_KEY") or None,
+    )
+    app = create_app(predictor, settings, palette=args.palette)
+    print(f"serving {config.name} on http://{args.host}:{args.port}/ (Ctrl+C stops)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

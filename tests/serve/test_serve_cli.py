@@ -1,0 +1,30 @@
+"""`humanparse serve`: options reach the app and uvicorn (loopback by default); bad limits exit 2."""
+
+from __future__ import annotations
+
+import pytest
+from serve_fixtures import RECIPE, require
+
+require("fastapi", "uvicorn")
+from humanparse.cli import main as cli_main  # noqa: E402
+
+
+def test_serve_binds_loopback_and_passes_its_limits(tiny_checkpoint, monkeypatch):
+    import uvicorn
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
+    monkeypatch.delenv("HUMANPARSE_API_KEY", raising=False)
+    argv = ["serve", RECIPE, str(tiny_checkpoint), "--max-batch", "3", "--max-queue", "5", "--api-key", "k"]
+    assert cli_main(argv + ["--max-upload-mb", "2", "--flip", "--port", "8123"]) == 0
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    state = started["app"].state
+    assert (state.batcher.max_batch, state.batcher.max_queue) == (3, 5)
+    assert state.service.predictor.tta.flip is True
+    assert state.service.model_info()["name"] == RECIPE
+
+
+@pytest.mark.parametrize("option", [["--max-batch", "0"], ["--max-queue", "0"], ["--max-pixels", "0"]])
+def test_bad_limits_exit_2_with_a_message(tiny_checkpoint, option, capsys):
+    assert cli_main(["serve", RECIPE, str(tiny_checkpoint), *option]) == 2
+    assert option[0] in capsys.readouterr().err

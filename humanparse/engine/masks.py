@@ -2,7 +2,7 @@
 
 A spec names a mask and the classes it covers, e.g. `clothes=upper_clothes,coat,pants` or `person=foreground`.
 Classes are the dataset's names (case-insensitive, `-` and `_` alike) or a group: `foreground` is every class
-but `background` (index 0). The mask is uint8, 255 where the label is one of the classes, 0 elsewhere.
+but `background` (index 0), and `Xs` both classes of a `left_X`/`right_X` pair (LIP's `arms`, `legs`, `shoes`). The mask is uint8, 255 where the label is one of the classes, 0 elsewhere.
 
     specs = parse_mask_specs(["clothes=upper_clothes,coat"], predictor.class_names)
     mask = compute_mask(labels, specs[0].classes)
@@ -37,11 +37,24 @@ def _key(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
+def pair_groups(class_names: Sequence[str]) -> Dict[str, Tuple[int, int]]:
+    """`Xs` for every `left_X`/`right_X` pair of classes, e.g. LIP's `arms`, `legs`, `shoes`."""
+    index_of = {_key(name): index for index, name in enumerate(class_names)}
+    return {
+        f"{key[5:]}s": (index, index_of[f"right_{key[5:]}"])
+        for key, index in index_of.items()
+        if key.startswith("left_") and f"right_{key[5:]}" in index_of
+    }
+
+
 def group_classes(group: str, class_names: Sequence[str]) -> Tuple[int, ...]:
-    """The class indices of a group name (see GROUPS)."""
+    """The class indices of a group name (see GROUPS, and `pair_groups`)."""
     if _key(group) == "foreground":
         return tuple(range(1, len(class_names)))
-    raise ConfigError(f"unknown class group {group!r}; groups: {', '.join(GROUPS)}")
+    pairs = pair_groups(class_names)
+    if _key(group) in pairs:
+        return pairs[_key(group)]
+    raise ConfigError(f"unknown class group {group!r}; groups: {', '.join([*GROUPS, *pairs])}")
 
 
 def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[int, ...]:
@@ -54,12 +67,11 @@ def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[i
             raise ConfigError("empty class name in a mask spec")
         if key in index_of:
             indices.add(index_of[key])
-        elif key in GROUPS:
+        elif key in GROUPS or key in pair_groups(class_names):
             indices.update(group_classes(key, class_names))
         else:
-            raise ConfigError(
-                f"unknown class {name!r}; classes: {', '.join(class_names)}; groups: {', '.join(GROUPS)}"
-            )
+            groups = ", ".join([*GROUPS, *pair_groups(class_names)])
+            raise ConfigError(f"unknown class {name!r}; classes: {', '.join(class_names)}; groups: {groups}")
     return tuple(sorted(indices))
 
 

@@ -126,13 +126,25 @@ class Predictor:
         `images`: paths, PIL Images or uint8 (H, W, 3) arrays in `channel_order` ("bgr" or "rgb").
         """
         samples = [self._prepare(image, channel_order) for image in images]
+        return self.predict_samples(samples, with_logits)
+
+    def preprocess(self, image: ImageInput, channel_order: str = "bgr") -> Dict[str, Any]:
+        """The sample (`image` tensor at the protocol's input size, `meta`) of one photo (inputs as for
+        `__call__`); a pure function of the photo, so it can run in a DataLoader worker."""
+        return self._prepare(image, channel_order)
+
+    def predict_samples(
+        self, samples: Sequence[Dict[str, Any]], with_logits: bool = False
+    ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
+        """Label maps (and logits) of `preprocess`ed samples at their photos' sizes; equal input shapes share
+        one forward pass."""
         labels: List[Optional[np.ndarray]] = [None] * len(samples)
         logits: List[Optional[np.ndarray]] = [None] * len(samples)
         groups: Dict[Tuple[int, ...], List[int]] = {}
         for index, sample in enumerate(samples):  # keep-ratio inputs differ in size: batch equal shapes only
             groups.setdefault(tuple(sample["image"].shape), []).append(index)
         for indices in groups.values():
-            batch = torch.stack([samples[i]["image"] for i in indices]).to(self.device)
+            batch = torch.stack([samples[i]["image"] for i in indices]).to(self.device, non_blocking=True)
             metas = [samples[i]["meta"] for i in indices]
             group_labels, group_logits = self.tta.predict(batch, metas, with_logits)
             for position, index in enumerate(indices):

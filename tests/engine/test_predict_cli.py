@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -69,7 +71,9 @@ def test_unreadable_images_are_skipped_and_listed(photos, checkpoint, tmp_path, 
     out = tmp_path / "out"
     assert _predict(str(checkpoint), str(photos / "even.jpg"), str(broken), "--out", str(out)) == 1
     assert "broken.jpg" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["even.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["even.png", "failed.jsonl"]
+    (entry,) = [json.loads(line) for line in (out / "failed.jsonl").read_text().splitlines()]
+    assert entry["path"] == str(broken) and "decoded" in entry["error"]
 
 
 def test_predict_errors(checkpoint, tmp_path, capsys):

@@ -1,0 +1,272 @@
+"""`humanparse predict`'s pipeline on a folder of 640x480 JPEGs (random weights: speed does not depend on them).
+
+* efficiency: end-to-end images/s (decode in workers, network, background writes) divided by the network-only
+  images/s at the same batch size and precision (target >= 0.9). "Network-only" is `Predictor.predict_samples`
+  on samples decoded beforehand (forward + mapping back to the photo size + argmax); forward-only is shown too.
+* scaling: the CLI under torchrun with 1 and 2 processes (`--scaling`).
+* SCHP: `--schp-repo PATH` (a clone of GoGoDuck912/Self-Correction-Human-Parsing) runs simple_extractor.py's loop
+  (batch 1, serial, its dataset and transform_logits) on the CPU, InPlace-ABN and torchvision's ToTensor/Normalize
+  replaced by stand-ins with the same arithmetic, against `humanparse predict` with schp_resnet101_lip, fp32.
+
+  python benchmarks/predict_pipeline.py --images 16 --batch-size 2 --scaling
+  python benchmarks/predict_pipeline.py --config ce2p_tiny_synthetic --images 64 --batch-size 8
+  python benchmarks/predict_pipeline.py --schp-repo /tmp/schp --images 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import List, Optional
+
+import cv2
+import numpy as np
+import torch
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="ce2p_resnet50os16_lip")
+    parser.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--images", type=int, default=16, help="photos in the folder (default 16)")
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="decoding processes (default: predict's default)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating timed rounds (default 2)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--scaling", action="store_true", help="also time 1 and 2 processes under torchrun")
+    parser.add_argument(
+        "--schp-repo", help="a clone of Self-Correction-Human-Parsing: compare with its extractor"
+    )
+    parser.add_argument("--skip-efficiency", action="store_true")
+    return parser.parse_args(argv)
+
+
+def make_photos(folder: Path, count: int) -> List[Path]:
+    """`count` 640x480 JPEGs of smooth random colour (JPEG sizes like photos', not like noise)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        small = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+        photo = cv2.resize(small, (640, 480), interpolation=cv2.INTER_CUBIC)
+        paths.append(folder / f"photo{index:05d}.jpg")
+        cv2.imwrite(str(paths[-1]), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return paths
+
+
+def save_weights(config, path: Path) -> Path:
+    from humanparse.models.builder import build_model
+    from humanparse.models.checkpoint_io import checkpoint_dict
+
+    torch.manual_seed(0)
+    torch.save(checkpoint_dict(build_model(config).eval(), config), path)
+    return path
+
+
+def efficiency(args, config, weights: Path, photos: List[Path], work: Path) -> None:
+    from humanparse.data.io import read_image
+    from humanparse.engine.predict_pipeline import OutputSpec, available_cores, default_workers, run_pipeline
+    from humanparse.engine.prediction_io import plan_inputs
+    from humanparse.engine.predictor import Predictor
+
+    predictor = Predictor(config, weights, device=args.device, precision=args.precision)
+    samples = [predictor.transform(read_image(path)) for path in photos]
+    batches = [samples[i : i + args.batch_size] for i in range(0, len(samples), args.batch_size)]
+    predictor.predict_samples(batches[0])  # warm-up
+    workers = args.workers if args.workers is not None else default_workers(available_cores())
+    items = plan_inputs([photos[0].parent])
+    # starts the decoding processes' server once (torch and OpenCV imported); steady state is what is measured
+    run_pipeline(predictor, items[: args.batch_size], work / "warm", OutputSpec(), batch_size=args.batch_size,
+                 workers=workers)  # fmt: skip
+    forwards, networks, pipelines = [], [], []
+    for _ in range(args.repeats):  # alternating, so that a change in the machine's load hits all three
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for batch in batches:
+                predictor.tta.forward(torch.stack([s["image"] for s in batch]).to(predictor.device))
+        forwards.append(len(samples) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for batch in batches:
+            predictor.predict_samples(batch)
+        networks.append(len(samples) / (time.perf_counter() - start))
+        summary = run_pipeline(
+            predictor, items, work / "out", OutputSpec(), batch_size=args.batch_size, workers=workers,
+            overwrite=True,
+        )  # fmt: skip
+        pipelines.append(summary.done / summary.seconds)
+    forward, network, end_to_end = (float(np.median(v)) for v in (forwards, networks, pipelines))
+    print(
+        f"{args.config} {args.precision} batch {args.batch_size}, {len(photos)} photos 640x480, "
+        f"{torch.get_num_threads()} threads, {workers} workers; medians of {args.repeats} alternating rounds"
+    )
+    print(f"  forward only               {forward:7.2f} images/s")
+    print(f"  network (predict_samples)  {network:7.2f} images/s")
+    print(f"  end to end (pipeline)      {end_to_end:7.2f} images/s")
+    target = "PASS" if end_to_end / network >= 0.9 else "MISS"
+    print(f"  efficiency end-to-end / network = {end_to_end / network:.2f} (target >= 0.9: {target})")
+
+
+def _cli_rate(command: List[str]) -> float:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return float(re.search(r"([0-9.]+) images/s", result.stdout).group(1))
+
+
+def scaling(args, weights: Path, photos: List[Path], work: Path) -> None:
+    """The CLI under torchrun: 1 process (all cores), 2 processes (half each), and 1 process on one core's
+    share (what each of the 2 gets), which tells contention apart from scaling."""
+    rates = {}
+    for processes, extra in ((1, []), (2, []), (1, ["--threads", "1", "--workers", "0"])):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                   str(processes), "-m", "humanparse", "predict", args.config, str(weights), str(photos[0].parent),
+                   "--out", str(work / f"scaling{processes}"), "--batch-size", str(args.batch_size),
+                   "--precision", args.precision, "--no-progress", "--overwrite", *extra]  # fmt: skip
+        if args.workers is not None and not extra:
+            command += ["--workers", str(args.workers)]
+        if args.overrides:
+            command += ["--set", *args.overrides]
+        rates[(processes, bool(extra))] = _cli_rate(command)
+    one, two, single = rates[(1, False)], rates[(2, False)], rates[(1, True)]
+    print(f"  torchrun 1 process {one:.2f} images/s, 2 processes {two:.2f} images/s ({two / one:.2f}x); "
+          f"1 process with 1 thread, no workers: {single:.2f} images/s")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------- SCHP
+class _ABNStandIn(torch.nn.BatchNorm2d):
+    """InPlace-ABN's arithmetic in eval mode: BatchNorm, then leaky ReLU 0.01 (or nothing with 'none')."""
+
+    def __init__(self, num_features, activation="leaky_relu", slope=0.01, **kwargs):
+        super().__init__(num_features, **{k: v for k, v in kwargs.items() if k in ("eps", "momentum")})
+        self.activation, self.slope = activation, slope
+
+    def forward(self, x):
+        x = super().forward(x)
+        return torch.nn.functional.leaky_relu(x, self.slope) if self.activation == "leaky_relu" else x
+
+
+def _install_stand_ins() -> None:
+    modules = types.ModuleType("modules")
+    modules.InPlaceABNSync = modules.InPlaceABN = _ABNStandIn
+    sys.modules["modules"] = modules
+
+    class ToTensor:  # torchvision: HWC uint8 -> CHW float in [0, 1]
+        def __call__(self, array):
+            return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float().div(255)
+
+    class Normalize:
+        def __init__(self, mean, std):
+            self.mean = torch.tensor(mean).view(-1, 1, 1)
+            self.std = torch.tensor(std).view(-1, 1, 1)
+
+        def __call__(self, tensor):
+            return (tensor - self.mean) / self.std
+
+    class Compose:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, value):
+            for step in self.steps:
+                value = step(value)
+            return value
+
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.ToTensor, transforms.Normalize, transforms.Compose = ToTensor, Normalize, Compose
+    torchvision = types.ModuleType("torchvision")
+    torchvision.transforms = transforms
+    sys.modules.setdefault("torchvision", torchvision)
+    sys.modules.setdefault("torchvision.transforms", transforms)
+
+
+def schp(args, photos: List[Path], work: Path) -> None:
+    """simple_extractor.py's loop on the CPU against `humanparse predict` with the same weights."""
+    from PIL import Image
+
+    from humanparse.engine.predict_pipeline import OutputSpec, available_cores, default_workers, run_pipeline
+    from humanparse.engine.prediction_io import plan_inputs
+    from humanparse.engine.predictor import Predictor
+
+    _install_stand_ins()
+    sys.path.insert(0, str(Path(args.schp_repo).resolve()))
+    import networks
+    from datasets.simple_extractor_dataset import SimpleFolderDataset
+    from torchvision import transforms
+    from utils.transforms import transform_logits
+
+    torch.manual_seed(0)
+    model = networks.init_model("resnet101", num_classes=20, pretrained=None).eval()
+    weights = work / "schp_like.pth"
+    state = {f"module.{k}": v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
+    torch.save({"state_dict": state}, weights)  # InPlace-ABN keeps no batch counter
+    input_size = [473, 473]
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize(mean=[0.406, 0.456, 0.485], std=[0.225, 0.224, 0.229])]
+    )
+    dataset = SimpleFolderDataset(root=str(photos[0].parent), input_size=input_size, transform=transform)
+    loader = torch.utils.data.DataLoader(dataset)
+    out = work / "schp_out"
+    out.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for image, meta in loader:  # simple_extractor.py's loop, without .cuda()
+            c, s = meta["center"].numpy()[0], meta["scale"].numpy()[0]
+            w, h = meta["width"].numpy()[0], meta["height"].numpy()[0]
+            output = model(image)
+            upsample = torch.nn.Upsample(size=input_size, mode="bilinear", align_corners=True)
+            upsampled = upsample(output[0][-1][0].unsqueeze(0)).squeeze().permute(1, 2, 0)
+            logits = transform_logits(upsampled.data.cpu().numpy(), c, s, w, h, input_size=input_size)
+            picture = Image.fromarray(np.asarray(np.argmax(logits, axis=2), dtype=np.uint8))
+            picture.putpalette([v for i in range(20) for v in (i, i, i)])
+            picture.save(out / (meta["name"][0][:-4] + ".png"))
+    theirs = len(dataset) / (time.perf_counter() - start)
+    predictor = Predictor("schp_resnet101_lip", weights, scales=[1.0], flip=False)
+    workers = args.workers if args.workers is not None else default_workers(available_cores())
+    run_pipeline(predictor, plan_inputs([photos[0]]), work / "warm", OutputSpec(), workers=workers)
+    summary = run_pipeline(
+        predictor, plan_inputs([photos[0].parent]), work / "ours_out", OutputSpec(),
+        batch_size=args.batch_size, workers=workers, overwrite=True,
+    )  # fmt: skip
+    ours = summary.done / summary.seconds
+    agree = np.mean(
+        [
+            np.mean(np.asarray(Image.open(out / f"{p.stem}.png")) == np.asarray(Image.open(work / f"ours_out/{p.stem}.png")))
+            for p in photos
+        ]
+    )  # fmt: skip
+    target = "PASS" if ours / theirs >= 1.5 else "MISS"
+    print(f"SCHP simple_extractor loop (CPU, fp32, batch 1): {theirs:.2f} images/s")
+    print(f"humanparse predict schp_resnet101_lip (fp32, batch {args.batch_size}, {workers} workers): "
+          f"{ours:.2f} images/s -> {ours / theirs:.2f}x (target >= 1.5: {target}); label agreement {agree:.4f}")  # fmt: skip
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from humanparse.configs import get_config
+
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        photos = make_photos(work / "photos", args.images)
+        if not args.skip_efficiency or args.scaling:
+            config = get_config(args.config).override(args.overrides)
+            weights = save_weights(config, work / "weights.pth")
+        if not args.skip_efficiency:
+            efficiency(args, config, weights, photos, work)
+        if args.scaling:
+            scaling(args, weights, photos, work)
+        if args.schp_repo:
+            schp(args, photos, work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

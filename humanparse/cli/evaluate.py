@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
+from humanparse.cli.options import (
+    add_backend_option,
+    add_precision_option,
+    add_set_option,
+    add_tta_options,
+    resolve_model_arguments,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
+    parser.add_argument(
+        "config",
+        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
+        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
+    )
     parser.add_argument(
         "checkpoint",
-        help="weights: a humanparse checkpoint, a reference .pth or a zoo name; with --backend a model file",
+        nargs="?",
+        help="weights: a humanparse checkpoint, a reference .pth, a zoo name, or an .onnx/.xml model file",
     )
     parser.add_argument("--data-root", required=True, help="the dataset's root folder")
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
@@ -37,10 +48,16 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.models.weights import load_for_inference
     from humanparse.outputs import check_writable
 
+    resolve_model_arguments(args)
     resolve_device(args.device)
     if args.out:
         check_writable(args.out, "report.json")  # before the evaluation, not after it
-    config = resolve_config(args.config).override(args.overrides)
+    if args.config is None:
+        from humanparse.deploy.metadata import config_from_model_file
+
+        config = config_from_model_file(args.checkpoint).override(args.overrides)
+    else:
+        config = resolve_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)
     model, forward = None, None

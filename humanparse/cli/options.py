@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Optional
 
 # the runtimes `humanparse.engine.backends.create_predictor` knows (kept here so `--help` needs no torch import)
 BACKENDS = ("torch", "onnxruntime", "openvino")
+# model files written by `humanparse export` / `quantize`: they carry their recipe, and name their runtime
+MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino"}
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -68,11 +71,42 @@ def add_benchmark_options(
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    """`--backend torch|onnxruntime|openvino` -> `args.backend` (the runtime of the network)."""
+    """`--backend torch|onnxruntime|openvino` -> `args.backend` (None: chosen from the weights file's suffix)."""
     parser.add_argument(
         "--backend",
-        default="torch",
         choices=BACKENDS,
-        help="torch (default: a .pth checkpoint or zoo name), onnxruntime (an .onnx file from `humanparse export` "
-        "or `humanparse quantize`) or openvino (an OpenVINO .xml or an .onnx file); both take fp32 and int8 files",
+        help="the runtime of the network (default: onnxruntime for .onnx, openvino for .xml, else torch)",
     )
+
+
+def is_model_file(path: Optional[str]) -> bool:
+    """Whether `path` is an existing .onnx / OpenVINO .xml file (which carries its recipe)."""
+    return path is not None and Path(path).suffix.lower() in MODEL_FILE_BACKENDS and Path(path).is_file()
+
+
+def resolve_model_arguments(args: argparse.Namespace, positional: str = "") -> None:
+    """Let `MODEL_FILE` stand for `CONFIG WEIGHTS`, and choose `args.backend` when it was not given.
+
+    When `args.config` is a model file written by humanparse, it becomes `args.checkpoint` and `args.config`
+    None (the recipe is read from the file); the positional that followed it moves into `args.<positional>`
+    (predict's inputs). The backend defaults to the runtime of the weights' suffix, else torch.
+    """
+    if is_model_file(args.config):
+        if positional:
+            if args.checkpoint is not None:
+                getattr(args, positional).insert(0, args.checkpoint)
+        elif args.checkpoint is not None:
+            from humanparse.errors import ConfigError
+
+            raise ConfigError(
+                f"{args.config} carries its recipe: give it alone, or a config and its weights, not both"
+            )
+        args.config, args.checkpoint = None, args.config
+    elif args.checkpoint is None:
+        from humanparse.errors import ConfigError
+
+        raise ConfigError(
+            f"give the weights after the config {args.config!r} (a .pth, a zoo name or a model file)"
+        )
+    if args.backend is None:
+        args.backend = MODEL_FILE_BACKENDS.get(Path(args.checkpoint).suffix.lower(), "torch")

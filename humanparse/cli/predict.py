@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
+from humanparse.cli.options import (
+    add_backend_option,
+    add_precision_option,
+    add_set_option,
+    add_tta_options,
+    resolve_model_arguments,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
+    parser.add_argument(
+        "config",
+        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
+        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
+    )
     parser.add_argument(
         "checkpoint",
-        help="weights (humanparse/reference .pth or zoo name); with --backend onnxruntime an .onnx file",
+        nargs="?",
+        help="weights: a humanparse/reference .pth, a zoo name, or an .onnx/.xml model file",
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument(
@@ -110,8 +121,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
     if args.legend and not args.overlay:
         raise ConfigError("--legend draws on the overlay; add --overlay")
+    resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
-    config = resolve_config(args.config).override(args.overrides)
+    if args.config is None:
+        from humanparse.deploy.metadata import config_from_model_file
+
+        config = config_from_model_file(args.checkpoint).override(args.overrides)
+    else:
+        config = resolve_config(args.config).override(args.overrides)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
     spec = OutputSpec(

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_backend_option, add_precision_option, add_set_option, add_tta_options
+from humanparse.cli.options import (
+    add_backend_option,
+    add_precision_option,
+    add_set_option,
+    add_tta_options,
+    resolve_model_arguments,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
+    parser.add_argument(
+        "config",
+        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
+        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
+    )
     parser.add_argument(
         "checkpoint",
-        help="weights (humanparse/reference .pth or zoo name); with --backend onnxruntime an .onnx file",
+        nargs="?",
+        help="weights: a humanparse/reference .pth, a zoo name, or an .onnx/.xml model file",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
@@ -75,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    config = resolve_config(args.config).override(args.overrides)
+    resolve_model_arguments(args)
+    if args.config is None:
+        from humanparse.deploy.metadata import config_from_model_file
+
+        config = config_from_model_file(args.checkpoint).override(args.overrides)
+    else:
+        config = resolve_config(args.config).override(args.overrides)
     predictor = create_predictor(
         config,
         args.checkpoint,

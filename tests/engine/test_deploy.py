@@ -19,6 +19,7 @@ from eval_fixtures import (
     tiny_config,
     tiny_model,
 )
+from PIL import Image
 
 from humanparse.cli import main
 from humanparse.errors import CheckpointError, ConfigError
@@ -93,6 +94,17 @@ def test_int8_predicts_without_a_config_and_scores_with_test(int8, setup, capsys
     assert _agreement(reference, labels) > 0.8
     argv = ["test", RESIZE_RECIPE, str(out), "--data-root", str(setup["data"]), "--backend", backend]
     assert main(argv + ["--no-progress", *cli_settings()]) == 0
+    assert "mIoU" in capsys.readouterr().out
+    # the file alone: its recipe from the metadata, its runtime from the suffix
+    parsed = setup["root"] / f"parsed_{backend}"
+    argv = ["predict", str(out), str(photos), "--out", str(parsed), "--workers", "0", "--no-progress"]
+    assert main(argv) == 0
+    written = sorted(parsed.glob("*.png"))
+    assert len(written) == len(labels)
+    for path, expected in zip(written, labels):
+        np.testing.assert_array_equal(np.array(Image.open(path)), expected)
+    capsys.readouterr()
+    assert main(["test", str(out), "--data-root", str(setup["data"]), "--no-progress"]) == 0
     assert "mIoU" in capsys.readouterr().out
 
 

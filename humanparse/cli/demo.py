@@ -26,12 +26,22 @@ SMOKE_TEST = "smoke test: too short to learn; run without --quick for a trained 
 
 # ---- the `humanparse predict` options the tour shows: the ONE place to add more -------------------------
 # (append "--mask", "--legend" here once predict has them; the summary lists whatever predict writes)
-PREDICT_OPTIONS: List[str] = ["--overlay"]
+PREDICT_OPTIONS: List[str] = [
+    "--overlay",
+    "--legend",
+    "--mask",
+    "person=foreground",
+    "--mask",
+    "upper=upper_clothes,coat",
+]
 
 # what a predict output file is, by the part of its name after the image's stem
 _PREDICT_KINDS = {
     ".png": "indexed palette label maps <id>.png (pixel value = class index)",
-    "_overlay.jpg": "overlays <id>_overlay.jpg (label colours over the photo)",
+    "_overlay.jpg": "overlays <id>_overlay.jpg (label colours over the photo, with a legend of the classes)",
+    "_person.png": "masks <id>_person.png (0/255: every class but background)",
+    "_upper.png": "masks <id>_upper.png (0/255: upper clothes and coat, as try-on preprocessing uses)",
+    "failed.jsonl": "failed.jsonl (the photos that could not be read, with the reason)",
 }
 
 

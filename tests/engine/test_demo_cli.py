@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -41,15 +42,19 @@ def test_quick_demo_tours_the_commands_and_writes_their_files(tmp_path, capsys):
     for chart in ("report_class_iou.png", "report_confusion.png"):
         assert (out / "test" / chart).read_bytes()[:8] == PNG_MAGIC, chart
 
-    # `predict`: a palette label map at the photo's size and an overlay per validation image
+    # `predict`: a palette label map at the photo's size, an overlay with its legend and two masks per image
     photos = sorted((out / "data" / "val_images").glob("*.jpg"))
     assert len(photos) == 4
     for photo in photos:
         height, width = cv2.imread(str(photo)).shape[:2]
         label = Image.open(out / "predict" / f"{photo.stem}.png")
         assert label.mode == "P" and label.size == (width, height)
-        assert cv2.imread(str(out / "predict" / f"{photo.stem}_overlay.jpg")).shape[:2] == (height, width)
-    assert "4 indexed palette label maps" in printed and "4 overlays" in printed
+        overlay_height, overlay_width = cv2.imread(str(out / "predict" / f"{photo.stem}_overlay.jpg")).shape[:2]
+        assert overlay_height == height and overlay_width > width  # the legend stands beside the photo
+        for mask in ("person", "upper"):
+            values = np.unique(np.array(Image.open(out / "predict" / f"{photo.stem}_{mask}.png")))
+            assert set(values.tolist()) <= {0, 255}
+    assert "4 indexed palette label maps" in printed and "4 overlays" in printed and "4 masks" in printed
 
     panels = sorted((out / "panels").glob("*.png"))
     assert [p.stem for p in panels] == [p.stem for p in photos]

@@ -1,13 +1,22 @@
-"""Output files the user names (`test --out`, `convert OUT`): checked before the work, and write failures as one line."""
+"""Writing output files: checked before the work, written atomically, and write failures as one line.
+
+`atomic_write` is the one way files are written whole (checkpoints, reports' pointers, predictions): a temporary
+file in the same folder, renamed over the target once complete, so a reader, a killed run or a full disk never
+leaves half a file.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import BinaryIO, Callable, Iterator, Type, Union
 
-from humanparse.errors import ConfigError
+from humanparse.errors import ConfigError, HumanParseError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def check_writable(path: Union[str, Path], example_name: str = "out") -> Path:
@@ -42,3 +51,56 @@ def writing(path: Union[str, Path]) -> Iterator[None]:
         yield
     except OSError as error:
         raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def fsync_directory(folder: Union[str, Path]) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def atomic_write(
+    path: Union[str, Path],
+    write: Callable[[BinaryIO], object],
+    *,
+    error: Type[HumanParseError] = ConfigError,
+    durable: bool = True,
+) -> Path:
+    """Write `path` whole: `write(stream)` fills a temporary file beside it, which then replaces `path`.
+
+    `durable` also fsyncs the file and its folder (checkpoints; predictions skip it, a rename is enough against a
+    killed run). A failure removes the temporary file and raises `error` naming `path` in one line.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as failure:
+        raise error(f"cannot write {path}: {failure.strerror or failure}") from failure
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would survive the rename
+        os.replace(temporary, path)
+    except BaseException as failure:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        if isinstance(failure, (OSError, RuntimeError)):
+            strerror = failure.strerror if isinstance(failure, OSError) else None
+            reason = strerror or (str(failure).splitlines() or [type(failure).__name__])[0]
+            raise error(f"cannot write {path}: {reason}") from failure
+        raise
+    if durable:
+        fsync_directory(path.parent)
+    return path

@@ -10,24 +10,17 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
+    load_model_config,
     resolve_model_arguments,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "config",
-        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
-        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
-    )
-    parser.add_argument(
-        "checkpoint",
-        nargs="?",
-        help="weights: a humanparse checkpoint, a reference .pth, a zoo name, or an .onnx/.xml model file",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--data-root", required=True, help="the dataset's root folder")
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
     add_tta_options(parser)
@@ -42,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.predictor import resolve_config
     from humanparse.engine.report import format_table, write_report
     from humanparse.hardware import resolve_device
     from humanparse.models.weights import load_for_inference
@@ -52,12 +44,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     if args.out:
         check_writable(args.out, "report.json")  # before the evaluation, not after it
-    if args.config is None:
-        from humanparse.deploy.metadata import config_from_model_file
-
-        config = config_from_model_file(args.checkpoint).override(args.overrides)
-    else:
-        config = resolve_config(args.config).override(args.overrides)
+    config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)
     model, forward = None, None

@@ -110,3 +110,29 @@ def resolve_model_arguments(args: argparse.Namespace, positional: str = "") -> N
         )
     if args.backend is None:
         args.backend = MODEL_FILE_BACKENDS.get(Path(args.checkpoint).suffix.lower(), "torch")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The positional `CONFIG [CHECKPOINT]` of the commands that run a trained network (predict, test, serve)."""
+    parser.add_argument(
+        "config",
+        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
+        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
+    )
+    parser.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="weights: a humanparse/reference .pth, a zoo name, or an .onnx/.xml model file",
+    )
+
+
+def load_model_config(args: argparse.Namespace):
+    """The Config of `resolve_model_arguments`'s result: the recipe stored in a model file, or the named one;
+    `--set` overrides applied."""
+    if args.config is None:
+        from humanparse.deploy.metadata import config_from_model_file
+
+        return config_from_model_file(args.checkpoint).override(args.overrides)
+    from humanparse.configs import load_config
+
+    return load_config(args.config).override(args.overrides)

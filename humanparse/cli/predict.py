@@ -14,24 +14,17 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
+    load_model_config,
     resolve_model_arguments,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "config",
-        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
-        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
-    )
-    parser.add_argument(
-        "checkpoint",
-        nargs="?",
-        help="weights: a humanparse/reference .pth, a zoo name, or an .onnx/.xml model file",
-    )
+    add_model_arguments(parser)
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument(
         "--list",
@@ -112,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
-    from humanparse.engine.predictor import resolve_config
     from humanparse.errors import ConfigError
 
     if args.batch_size < 1:
@@ -123,12 +115,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--legend draws on the overlay; add --overlay")
     resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
-    if args.config is None:
-        from humanparse.deploy.metadata import config_from_model_file
-
-        config = config_from_model_file(args.checkpoint).override(args.overrides)
-    else:
-        config = resolve_config(args.config).override(args.overrides)
+    config = load_model_config(args)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
     spec = OutputSpec(

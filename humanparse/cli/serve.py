@@ -12,24 +12,17 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
+    load_model_config,
     resolve_model_arguments,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "config",
-        help="a recipe name (`humanparse configs`) or a YAML config file; or a model file from `humanparse "
-        "export`/`quantize` (.onnx, .xml), which carries its recipe, in place of CONFIG CHECKPOINT",
-    )
-    parser.add_argument(
-        "checkpoint",
-        nargs="?",
-        help="weights: a humanparse/reference .pth, a zoo name, or an .onnx/.xml model file",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
@@ -74,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ConfigError(f"serve needs `pip install humanparse[serve]` ({error.name} is missing)") from error
     from humanparse.engine.backends import create_predictor
-    from humanparse.engine.predictor import resolve_config
 
     for name in ("max_batch", "max_queue"):
         if getattr(args, name) < 1:
@@ -87,12 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     resolve_model_arguments(args)
-    if args.config is None:
-        from humanparse.deploy.metadata import config_from_model_file
-
-        config = config_from_model_file(args.checkpoint).override(args.overrides)
-    else:
-        config = resolve_config(args.config).override(args.overrides)
+    config = load_model_config(args)
     predictor = create_predictor(
         config,
         args.checkpoint,

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import torch
 
 from humanparse.errors import CheckpointError
-from humanparse.models.checkpoint_io import atomic_torch_save, fsync_directory, read_checkpoint
+from humanparse.models.checkpoint_io import atomic_torch_save, read_checkpoint
+from humanparse.outputs import atomic_write
 
 LATEST_POINTER = "latest.json"
 BEST_NAME = "best.pth"
@@ -37,43 +36,18 @@ def epoch_filename(epoch: int) -> str:
 
 
 def _atomic_write_text(text: str, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(error, OSError):
-            raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from error
-        raise
-    fsync_directory(path.parent)
+    atomic_write(path, lambda stream: stream.write(text.encode()), error=CheckpointError)
 
 
 def atomic_copy(source: PathLike, destination: PathLike) -> Path:
     """Copy a file so that `destination` is either the old or the complete new file, never a partial one; a
     failed copy (a full disk) removes its temporary file and raises CheckpointError."""
-    destination = Path(destination)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-    )
-    os.close(handle)
-    try:
-        shutil.copyfile(source, temporary)
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temporary, destination)
-    except BaseException as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(error, OSError):
-            raise CheckpointError(f"cannot write {destination}: {error.strerror or error}") from error
-        raise
-    fsync_directory(destination.parent)
-    return destination
+
+    def copy(stream) -> None:
+        with open(source, "rb") as original:
+            shutil.copyfileobj(original, stream)
+
+    return atomic_write(destination, copy, error=CheckpointError)
 
 
 def save_checkpoint(state: Dict[str, Any], work_dir: PathLike, epoch: int, *, best: bool = False) -> Path:

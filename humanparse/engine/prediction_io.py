@@ -16,6 +16,7 @@ import numpy as np
 from humanparse.data.io import label_png
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import ConfigError, DataError
+from humanparse.outputs import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OVERLAY_WEIGHT = 0.5  # share of the label colours in the overlay
@@ -158,17 +159,8 @@ def check_mask_names(items: Sequence[PhotoItem], suffixes: Sequence[str]) -> Non
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder: a reader (or a killed run) never
-    sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write it: {error.strerror or error}") from error
+    """Write `data` to `path` whole (a reader or a killed run never sees a partial file); DataError on failure."""
+    atomic_write(path, lambda stream: stream.write(data), error=DataError, durable=False)
 
 
 def png_bytes(image) -> bytes:

@@ -9,9 +9,7 @@ plus, in training checkpoints, ``"optimizer", "epoch", "iteration", "rng", "hist
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -21,6 +19,7 @@ from torch import nn
 
 from humanparse import __version__
 from humanparse.errors import CheckpointError
+from humanparse.outputs import atomic_write
 
 OWN_FORMAT_KEY = "humanparse_version"
 OWN_FORMAT = "humanparse"
@@ -47,48 +46,10 @@ def checkpoint_dict(model: nn.Module, config: Optional[Any] = None, **training_s
     }
 
 
-def fsync_directory(folder: PathLike) -> None:
-    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened (Windows)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
-    """`torch.save` to a temporary file in the same folder, fsync, then `os.replace`: a reader never sees half a
-    file, and a failed write (a full disk) leaves no temporary file behind and raises CheckpointError."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from error
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(obj, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        if isinstance(error, (OSError, RuntimeError)):
-            reason = (
-                error.strerror
-                if isinstance(error, OSError) and error.strerror
-                else str(error).splitlines()[0]
-            )
-            raise CheckpointError(f"cannot write {path}: {reason}") from error
-        raise
-    fsync_directory(path.parent)
-    return path
+    """`torch.save` written whole (`humanparse.outputs.atomic_write`, fsynced): a reader never sees half a file,
+    and a failed write (a full disk) leaves no temporary file behind and raises CheckpointError."""
+    return atomic_write(path, lambda stream: torch.save(obj, stream), error=CheckpointError)
 
 
 def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:

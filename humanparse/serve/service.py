@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from humanparse.engine.masks import MaskSpec, compute_mask, parse_mask_specs
+from humanparse.engine.prediction_io import png_bytes
 from humanparse.errors import ConfigError
 from humanparse.serve.uploads import UploadError
 
@@ -79,13 +79,6 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     if fmt == "png" and len(masks) > 1:
         raise UploadError(422, "format=png answers one mask; ask several with format=json")
     return ParseOptions(fmt, scales, flip, masks)
-
-
-def png_bytes(image) -> bytes:
-    """A PIL image as PNG bytes."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def mask_png(mask: np.ndarray) -> bytes:

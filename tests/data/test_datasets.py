@@ -225,7 +225,6 @@ def test_collate_val_keeps_variable_sizes(roots):
 
 
 def test_real_transforms_fit_the_dataset(roots):
-    pytest.importorskip("humanparse.data.transforms", reason="the transforms package is another helper's")
     config = config_for("lip", roots["lip"], "data.crop_size=[32,32]", "data.resize_size=[36,36]")
     train = build_dataset(config, "train", train=True)
     sample = train[0]

@@ -51,7 +51,9 @@ def _reference_outputs(dataset: str, stem: str, folder: Optional[Path] = None):
     with np.load(folder / "logits.npz") as logits:
         if stem in logits:
             return labels, logits[stem], 1
-        return labels, logits[f"{stem}__stride4"], 4
+        # larger photos keep every Nth pixel's logits, under `<stem>__strideN`
+        key = next(key for key in logits.files if key.startswith(f"{stem}__stride"))
+        return labels, logits[key], int(key.rsplit("__stride", 1)[1])
 
 
 def _check_prediction(

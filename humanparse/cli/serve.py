@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, so the cores they would burn
+    # decode uploads and encode answers (benchmarks/serve_load.py: 0.84x -> 0.96x offline predict on 2 cores).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from humanparse.errors import ConfigError
 
     try:

@@ -139,7 +139,8 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
             import numpy as np
 
             image = np.full((64, 48, 3), 128, dtype=np.uint8)
-            await asyncio.get_running_loop().run_in_executor(None, service.run_batch, (None, None), [image])
+            sample = service.prepare(image)
+            await asyncio.get_running_loop().run_in_executor(None, service.run_batch, (None, None), [sample])
         app.state.ready = True
         try:
             yield
@@ -174,6 +175,9 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         message = str(error).splitlines()[0] if str(error) else ""
         return _error(500, f"internal error: {type(error).__name__}: {message}"[:300])
 
+    def decode_and_prepare(body: bytes):
+        return service.prepare(decode_upload(body, settings.max_pixels))
+
     def check_key(request: Request) -> None:
         if settings.api_key is None:
             return
@@ -194,9 +198,9 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
             if fields:
                 params = request.query_params.multi_items() + fields
                 options = parse_options(params, service.class_names)
-        image = await run_in_threadpool(decode_upload, body, settings.max_pixels)
+        sample = await run_in_threadpool(decode_and_prepare, body)
         del body
-        labels = await batcher.submit(image, options.key, settings.timeout_s)
+        labels = await batcher.submit(sample, options.key, settings.timeout_s)
         content, media_type = await run_in_threadpool(service.answer, labels, options)
         return Response(content, media_type=media_type)
 

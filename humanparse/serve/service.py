@@ -120,9 +120,15 @@ class ParseService:
                 del self._variants[oldest]
             return variant
 
-    def run_batch(self, key: Hashable, images: Sequence[np.ndarray]) -> List[np.ndarray]:
-        """Label maps of `images` (run in the batcher's worker thread)."""
-        labels, _ = self.predictor_for(key).predict_batch(list(images))
+    def prepare(self, image: np.ndarray) -> Dict[str, Any]:
+        """The network's input sample of a decoded BGR photo (run in the request's thread, so that resizing and
+        normalising overlap the batch that is running, as in `humanparse predict`'s decoding workers); every
+        (scales, flip) variant takes the same sample."""
+        return self.predictor.preprocess(image)
+
+    def run_batch(self, key: Hashable, samples: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        """Label maps of `prepare`d samples (run in the batcher's worker thread)."""
+        labels, _ = self.predictor_for(key).predict_samples(list(samples))
         return labels
 
     def palette(self) -> np.ndarray:

@@ -28,3 +28,44 @@ def test_serve_binds_loopback_and_passes_its_limits(tiny_checkpoint, monkeypatch
 def test_bad_limits_exit_2_with_a_message(tiny_checkpoint, option, capsys):
     assert cli_main(["serve", RECIPE, str(tiny_checkpoint), *option]) == 2
     assert option[0] in capsys.readouterr().err
+
+
+_TORCH_IMPORT_WATCH = """
+import os, sys
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not seen:
+            seen.append(os.environ.get("OMP_WAIT_POLICY"))
+sys.meta_path.insert(0, Watch())
+import uvicorn
+uvicorn.run = lambda app, **kwargs: None
+from humanparse.cli import main
+assert main(["serve", sys.argv[1], sys.argv[2]]) == 0
+print("OMP_WAIT_POLICY when torch loaded:", seen[0])
+"""
+
+
+def test_serve_lets_idle_openmp_threads_sleep_before_torch_loads(tiny_checkpoint):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    result = subprocess.run(
+        [sys.executable, "-c", _TORCH_IMPORT_WATCH, RECIPE, str(tiny_checkpoint)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "OMP_WAIT_POLICY when torch loaded: PASSIVE" in result.stdout
+
+
+def test_serve_keeps_a_wait_policy_the_user_set(tiny_checkpoint, monkeypatch):
+    import os
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert cli_main(["serve", RECIPE, str(tiny_checkpoint)]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -40,7 +40,8 @@ def _imports(path: Path, modules: Set[str]) -> Set[str]:
                 anchor = name.split(".") if is_package else name.split(".")[:-1]
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+            named = [f"{base}.{alias.name}" for alias in node.names]
+            targets = [name if name in modules else base for name in named]
         for target in targets:
             while target and target not in modules:
                 target = target.rpartition(".")[0]

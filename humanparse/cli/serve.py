@@ -52,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-key", help="require `Authorization: Bearer KEY` on /v1/* (or set HUMANPARSE_API_KEY)"
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    parser.add_argument(
+        "--request-threads",
+        type=int,
+        help="threads decoding and encoding photos beside the model (default: on the CPU the cores --threads "
+        "leaves free, at least 1; on a GPU all cores)",
+    )
     add_set_option(parser)
 
 
@@ -71,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"serve needs `pip install humanparse[serve]` ({error.name} is missing)") from error
     from humanparse.engine.backends import create_predictor
 
-    for name in ("max_batch", "max_queue"):
-        if getattr(args, name) < 1:
+    for name in ("max_batch", "max_queue", "request_threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("max_wait_ms", "max_upload_mb", "max_pixels", "timeout"):
         if getattr(args, name) < 0 or (name != "max_wait_ms" and getattr(args, name) == 0):
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         timeout_s=args.timeout,
         api_key=args.api_key or os.environ.get("HUMANPARSE_API_KEY") or None,
+        request_threads=args.request_threads,
     )
     app = create_app(predictor, settings, palette=args.palette)
     print(f"serving {config.name} on http://{args.host}:{args.port}/ (Ctrl+C stops)")

@@ -9,8 +9,10 @@ the page, /healthz and /metrics stay open (the page asks for the key).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from humanparse.serve.batcher import MicroBatcher, QueueFull
@@ -46,10 +47,23 @@ class ServeSettings:
     api_key: Optional[str] = None
     retry_after_s: int = 1
     warmup: bool = True
+    request_threads: Optional[int] = None  # None: default_request_threads(device)
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def default_request_threads(device: str) -> int:
+    """Threads that decode, resize and encode photos beside the model: on a GPU every core; on the CPU the cores
+    the model's threads leave free, at least one (more would only slow the model: on 2 cores, 40 such threads
+    served 8-11% fewer photos per second than 1 in benchmarks/serve_load.py)."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    if str(device).startswith("cuda"):
+        return cores
+    return max(1, cores - torch.get_num_threads())
 
 
 def _error(status: int, message: str, headers: Optional[dict] = None):
@@ -123,6 +137,8 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
     """A FastAPI app serving `predictor` (a humanparse Predictor, loaded once) with `settings`' limits."""
     settings = settings or ServeSettings()
     service = ParseService(predictor, palette)
+    request_threads = settings.request_threads or default_request_threads(predictor.device)
+    request_pool: Optional[ThreadPoolExecutor] = None  # started and stopped with the app, like the batcher
     metrics = ServeMetrics(settings.max_batch, lambda: float(batcher.depth))
     batcher = MicroBatcher(
         service.run_batch,
@@ -134,6 +150,8 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
 
     @asynccontextmanager
     async def lifespan(app):
+        nonlocal request_pool
+        request_pool = ThreadPoolExecutor(request_threads, thread_name_prefix="humanparse-request")
         await batcher.start()
         if settings.warmup:  # the first request should not pay for kernel selection and allocation
             import numpy as np
@@ -147,6 +165,7 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         finally:
             app.state.ready = False
             await batcher.stop()
+            request_pool.shutdown(wait=True)
 
     # no /docs or /redoc: they load their scripts from a CDN, and the server works offline (/openapi.json stays)
     app = FastAPI(title="humanparse", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -154,6 +173,7 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
     app.state.service = service
     app.state.batcher = batcher
     app.state.metrics = metrics
+    app.state.request_threads = request_threads
     app.add_middleware(_RequestMetrics, metrics=metrics)
 
     @app.exception_handler(UploadError)
@@ -198,10 +218,11 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
             if fields:
                 params = request.query_params.multi_items() + fields
                 options = parse_options(params, service.class_names)
-        sample = await run_in_threadpool(decode_and_prepare, body)
+        loop = asyncio.get_running_loop()
+        sample = await loop.run_in_executor(request_pool, decode_and_prepare, body)
         del body
         labels = await batcher.submit(sample, options.key, settings.timeout_s)
-        content, media_type = await run_in_threadpool(service.answer, labels, options)
+        content, media_type = await loop.run_in_executor(request_pool, service.answer, labels, options)
         return Response(content, media_type=media_type)
 
     @app.exception_handler(QueueFull)

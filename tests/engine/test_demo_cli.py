@@ -49,7 +49,8 @@ def test_quick_demo_tours_the_commands_and_writes_their_files(tmp_path, capsys):
         height, width = cv2.imread(str(photo)).shape[:2]
         label = Image.open(out / "predict" / f"{photo.stem}.png")
         assert label.mode == "P" and label.size == (width, height)
-        overlay_height, overlay_width = cv2.imread(str(out / "predict" / f"{photo.stem}_overlay.jpg")).shape[:2]
+        overlay = cv2.imread(str(out / "predict" / f"{photo.stem}_overlay.jpg"))
+        overlay_height, overlay_width = overlay.shape[:2]
         assert overlay_height == height and overlay_width > width  # the legend stands beside the photo
         for mask in ("person", "upper"):
             values = np.unique(np.array(Image.open(out / "predict" / f"{photo.stem}_{mask}.png")))

@@ -84,7 +84,8 @@ def test_unreadable_sources_name_the_file(tmp_path):
     torch.save({"model": shutil.Error("needs code to unpickle")}, code)
     with pytest.raises(CheckpointError, match=r"code.pth: .*shutil.Error") as refused:
         load_weights(model, code)
-    assert "weights_only=False" not in str(refused.value) and "weights_only` set to `False" not in str(refused.value)
+    message = str(refused.value)
+    assert "weights_only=False" not in message and "weights_only` set to `False" not in message
     random_bytes = tmp_path / "random.pth"
     random_bytes.write_bytes(np.random.default_rng(0).bytes(3000))
     with pytest.raises(CheckpointError, match="random.pth: .*not a PyTorch weights file") as refused:

@@ -280,3 +280,10 @@ def test_timeout_answers_504_and_later_requests_are_served(predictor, person):
         app.state.batcher.run_batch = app.state.service.run_batch
         ok = client.post("/v1/parse", content=encode(person))
         assert ok.status_code == 200 and ok.content == _labels_png(predictor, person)
+
+
+def test_an_app_serves_again_after_a_restart(predictor, person):
+    app = create_app(predictor, ServeSettings(warmup=False))
+    for _ in range(2):  # lifespan shutdown stops the batcher and the request threads; startup makes new ones
+        with TestClient(app) as client:
+            assert client.post("/v1/parse", content=encode(person)).status_code == 200

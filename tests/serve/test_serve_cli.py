@@ -7,6 +7,7 @@ from serve_fixtures import RECIPE, require
 
 require("fastapi", "uvicorn")
 from humanparse.cli import main as cli_main  # noqa: E402
+from humanparse.serve.app import default_request_threads  # noqa: E402
 
 
 def test_serve_binds_loopback_and_passes_its_limits(tiny_checkpoint, monkeypatch):
@@ -22,9 +23,30 @@ def test_serve_binds_loopback_and_passes_its_limits(tiny_checkpoint, monkeypatch
     assert (state.batcher.max_batch, state.batcher.max_queue) == (3, 5)
     assert state.service.predictor.tta.flip is True
     assert state.service.model_info()["name"] == RECIPE
+    assert state.request_threads == default_request_threads("cpu")
 
 
-@pytest.mark.parametrize("option", [["--max-batch", "0"], ["--max-queue", "0"], ["--max-pixels", "0"]])
+def test_request_threads_leave_the_model_its_cores(tiny_checkpoint, monkeypatch):
+    import os
+
+    import torch
+    import uvicorn
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app))
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 6)
+    assert (default_request_threads("cpu"), default_request_threads("cuda:0")) == (2, 8)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert default_request_threads("cpu") == 1  # never none
+    assert cli_main(["serve", RECIPE, str(tiny_checkpoint), "--request-threads", "3"]) == 0
+    assert started["app"].state.request_threads == 3
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--max-batch", "0"], ["--max-queue", "0"], ["--max-pixels", "0"], ["--request-threads", "0"]],
+)
 def test_bad_limits_exit_2_with_a_message(tiny_checkpoint, option, capsys):
     assert cli_main(["serve", RECIPE, str(tiny_checkpoint), *option]) == 2
     assert option[0] in capsys.readouterr().err

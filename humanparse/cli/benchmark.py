@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from humanparse.engine.timing import format_timings, resolve_device, time_inference
+    from humanparse.inference.timing import format_timings, resolve_device, time_inference
     from humanparse.hardware import cpu_bf16_support
 
     device = resolve_device(args.device)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "torch":
         model = load_for_inference(config, args.checkpoint, args.device)
     else:
-        from humanparse.engine.backends import runtime_forward
+        from humanparse.inference.backends import runtime_forward
         from humanparse.errors import ConfigError
 
         if args.precision != "fp32":

@@ -88,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette
-    from humanparse.engine.backends import create_predictor
-    from humanparse.engine.masks import parse_mask_specs
-    from humanparse.engine.predict_pipeline import (
+    from humanparse.inference.backends import create_predictor
+    from humanparse.inference.masks import parse_mask_specs
+    from humanparse.inference.pipeline import (
         OutputSpec,
         default_workers,
         failed_file,
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         run_pipeline,
         write_failures,
     )
-    from humanparse.engine.prediction_io import (
+    from humanparse.inference.prediction_io import (
         check_mask_names,
         check_out_folder,
         load_label_map,

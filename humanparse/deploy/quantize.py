@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from humanparse.configs import Config
-from humanparse.deploy.extras import require
+from humanparse.extras import require
 from humanparse.errors import ConfigError, DataError
 
 QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
@@ -134,7 +134,7 @@ def quantize_onnxruntime(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from humanparse.deploy.metadata import add_onnx_metadata
+    from humanparse.inference.metadata import add_onnx_metadata
     from humanparse.hardware import cpu_has_int8_dot_product
 
     class Reader(CalibrationDataReader):
@@ -185,7 +185,7 @@ def quantize_openvino(
     `out` (.xml with its .bin). Returns what was done: `kept_float` (node names and types)."""
     openvino = require("openvino", "--backend openvino quantization")
     nncf = require("nncf", "--backend openvino quantization")
-    from humanparse.deploy.metadata import add_openvino_metadata
+    from humanparse.inference.metadata import add_openvino_metadata
 
     model = openvino.convert_model(str(fp32_onnx))
     kept = sorted(set(openvino_classifier_nodes(model)) | set(keep_float))
@@ -271,7 +271,7 @@ def quantize_model(
 ) -> Dict[str, Any]:
     """Export `model` (fp32, checked), quantize it for `backend` calibrated on the `calibration` photos and write
     it atomically to `out`. `dynamic` None: only when the recipe needs several input sizes. Returns the details."""
-    from humanparse.export import export_onnx
+    from humanparse.deploy.export import export_onnx
 
     out = Path(out)
     _require_quantizer(backend)
@@ -296,8 +296,8 @@ def quantize(
     progress: bool = False,
 ) -> QuantizeReport:
     """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
-    from humanparse.engine.backends import runtime_forward
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.backends import runtime_forward
+    from humanparse.inference.predictor import Predictor
     from humanparse.models.weights import load_for_inference
 
     out = Path(out)

@@ -11,11 +11,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
+from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
 from humanparse.metrics import ConfusionMatrix
-from humanparse.models.inference import prepare_for_inference
+from humanparse.models.prepare import prepare_for_inference
 from humanparse.progress import progress_bar
 
 
@@ -59,7 +59,7 @@ def evaluate(
 
     `optimize` scores a BatchNorm-folded channels_last copy of the model (same outputs, faster); `precision`
     "bf16"/"fp16" runs it under autocast. `forward` (with `model` None) scores a forward function instead, e.g.
-    an exported file on a runtime (`humanparse.engine.backends.runtime_forward`).
+    an exported file on a runtime (`humanparse.inference.backends.runtime_forward`).
 
     Returns `mIoU`, `pixel_acc`, `mean_acc`, `fwIoU`, `per_class_iou` (class name -> IoU), `miou_over`,
     `protocol`, `scales`, `flip`, `num_images`, `confusion_matrix` (list of rows, gt x pred) and

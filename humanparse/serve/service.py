@@ -10,8 +10,8 @@ from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from humanparse.engine.masks import MaskSpec, compute_mask, parse_mask_specs
-from humanparse.engine.prediction_io import png_bytes
+from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_specs
+from humanparse.inference.prediction_io import png_bytes
 from humanparse.errors import ConfigError
 from humanparse.serve.uploads import UploadError
 
@@ -103,7 +103,7 @@ class ParseService:
 
     def predictor_for(self, key: Hashable):
         """The Predictor of (scales, flip); variants share the base predictor's network."""
-        from humanparse.engine.predictor import Predictor
+        from humanparse.inference.predictor import Predictor
 
         with self._lock:
             if key in self._variants:

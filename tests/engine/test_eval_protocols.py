@@ -11,8 +11,8 @@ from eval_fixtures import AFFINE_RECIPE, RESIZE_RECIPE, tiny_config, tiny_model
 
 from humanparse.data.geometry import get_affine_transform, image_center_scale
 from humanparse.data.labels import get_label_set
-from humanparse.engine.predictor import Predictor
-from humanparse.engine.tta import (
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.tta import (
     TestTimeAugmentation,
     affine_protocol_logits,
     model_forward,

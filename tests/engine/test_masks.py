@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from humanparse.data.labels import get_label_set
-from humanparse.engine.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
+from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
 from humanparse.errors import ConfigError
 
 LIP = get_label_set("lip").classes

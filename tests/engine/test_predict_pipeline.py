@@ -21,9 +21,9 @@ from PIL import Image
 
 from humanparse.cli import main as cli_main
 from humanparse.data.labels import get_label_set
-from humanparse.engine.masks import compute_mask, parse_mask_spec
-from humanparse.engine.predict_pipeline import OutputSpec, my_blocks, run_pipeline
-from humanparse.engine.prediction_io import PhotoItem, load_label_map
+from humanparse.inference.masks import compute_mask, parse_mask_spec
+from humanparse.inference.pipeline import OutputSpec, my_blocks, run_pipeline
+from humanparse.inference.prediction_io import PhotoItem, load_label_map
 from humanparse.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from torch import nn
 
 from humanparse.configs import get_config
 from humanparse.models.builder import build_model
-from humanparse.models.inference import (
+from humanparse.models.prepare import (
     WinogradConv2d,
     autocast,
     count_batchnorms,

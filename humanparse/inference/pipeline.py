@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from humanparse.data.io import label_png, read_image
-from humanparse.engine.masks import compute_mask
-from humanparse.engine.prediction_io import (
+from humanparse.inference.masks import compute_mask
+from humanparse.inference.prediction_io import (
     PhotoItem,
     add_legend,
     encode,

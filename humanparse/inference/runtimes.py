@@ -11,8 +11,8 @@ from typing import Callable, List, Union
 import numpy as np
 import torch
 
-from humanparse.deploy.extras import require
-from humanparse.engine.tta import Forward
+from humanparse.extras import require
+from humanparse.inference.tta import Forward
 from humanparse.errors import CheckpointError, ConfigError
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from humanparse.models.inference.winograd import use_winograd, winograd_available
+from humanparse.models.prepare.winograd import use_winograd, winograd_available
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 

@@ -43,10 +43,10 @@ def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = 
 
     `precision` "bf16"/"fp16" runs the network under autocast (bf16 on a CPU without native bf16 logs a warning
     once, fp16 on a CPU is a ConfigError, see `humanparse.hardware`); images go in channels_last when the model's
-    weights are (see `humanparse.models.inference.prepare_for_inference`).
+    weights are (see `humanparse.models.prepare.prepare_for_inference`).
     """
     from humanparse.hardware import check_precision, warn_if_slow_bf16
-    from humanparse.models.inference import autocast, uses_channels_last
+    from humanparse.models.prepare import autocast, uses_channels_last
 
     channels_last = uses_channels_last(model)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Union
 
 from humanparse.configs import Config
-from humanparse.deploy.runtimes import onnxruntime_forward, openvino_forward
-from humanparse.engine.predictor import Predictor
-from humanparse.engine.tta import Forward
+from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.tta import Forward
 from humanparse.errors import ConfigError
 from humanparse.hardware import resolve_device
 
@@ -58,7 +58,7 @@ def create_predictor(
     if config is None:
         if backend == "torch":
             raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
-        from humanparse.deploy.metadata import config_from_model_file
+        from humanparse.inference.metadata import config_from_model_file
 
         config = config_from_model_file(weights)
     if backend == "torch":

@@ -24,10 +24,10 @@ from humanparse.configs import Config, load_config
 from humanparse.data.io import read_image
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
-from humanparse.engine.tta import Forward, TestTimeAugmentation, model_forward
+from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import CheckpointError, DataError
 from humanparse.hardware import resolve_device
-from humanparse.models.inference import prepare_for_inference
+from humanparse.models.prepare import prepare_for_inference
 from humanparse.models.weights import load_for_inference
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]

@@ -35,15 +35,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.report import format_table, write_report
+    from humanparse.engine.report import format_table, report_files, write_report
     from humanparse.hardware import resolve_device
     from humanparse.models.weights import load_for_inference
-    from humanparse.outputs import check_writable
+    from humanparse.output_paths import check_output_file
 
     resolve_model_arguments(args)
     resolve_device(args.device)
-    if args.out:
-        check_writable(args.out, "report.json")  # before the evaluation, not after it
+    if args.out:  # before the evaluation, not after it
+        check_output_file(
+            args.out,
+            option="--out",
+            inputs=[args.config, args.checkpoint],
+            suffixes=[".json"],
+            extra=report_files(args.out)[1:],
+            example_name="report.json",
+        )
     config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     dataset = build_dataset(config, args.split, train=False)
@@ -51,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "torch":
         model = load_for_inference(config, args.checkpoint, args.device)
     else:
-        from humanparse.inference.backends import runtime_forward
         from humanparse.errors import ConfigError
+        from humanparse.inference.backends import runtime_forward
 
         if args.precision != "fp32":
             raise ConfigError(

@@ -216,24 +216,34 @@ def load_label_map(path: PathLike, class_names: Sequence[str]) -> np.ndarray:
     """
     import yaml
 
+    from humanparse.strict_yaml import load_unique
+
     path = Path(path)
     try:
-        mapping = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"--label-map {path}: cannot read it ({str(error).splitlines()[0]})") from error
+        mapping = load_unique(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--label-map {path}: not UTF-8 text (a binary file?)") from None
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"--label-map {path}: cannot read it ({reason})") from None
     if not isinstance(mapping, dict):
         raise ConfigError(f"--label-map {path}: expected a mapping `class: id`, one a line")
     index = {name: i for i, name in enumerate(class_names)}
     lookup = np.arange(256, dtype=np.uint8)  # the ignore value 255 stays itself
     mapped = set()
     for key, value in mapping.items():
-        class_id = key if isinstance(key, int) and 0 <= key < len(class_names) else index.get(str(key))
+        numeric = isinstance(key, int) and not isinstance(key, bool)
+        class_id = key if numeric and 0 <= key < len(class_names) else index.get(str(key))
         if class_id is None:
             raise ConfigError(
                 f"--label-map {path}: unknown class {key!r}; the recipe's: {', '.join(class_names)}"
             )
-        if not isinstance(value, int) or not 0 <= value <= 255:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
             raise ConfigError(f"--label-map {path}: {key}: {value!r} is not an id in 0..255")
+        if class_id in mapped:
+            raise ConfigError(
+                f"--label-map {path}: {class_names[class_id]} is mapped twice (by name and by id)"
+            )
         lookup[class_id] = value
         mapped.add(class_id)
     missing = [name for i, name in enumerate(class_names) if i not in mapped]

@@ -11,9 +11,9 @@ from typing import Callable, List, Union
 import numpy as np
 import torch
 
+from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
 from humanparse.extras import require
 from humanparse.inference.tta import Forward
-from humanparse.errors import CheckpointError, ConfigError
 
 
 def _existing(path: Union[str, Path], kind: str) -> Path:
@@ -66,7 +66,9 @@ def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: in
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as error:
-        raise CheckpointError(f"{path}: onnxruntime cannot load it: {error}") from error
+        raise CheckpointError(
+            f"{path}: onnxruntime cannot load it: {first_meaningful_line(error)}"
+        ) from error
     model_input = session.get_inputs()[0]
     return _batched(
         lambda chunk: session.run(None, {model_input.name: chunk})[0],
@@ -87,7 +89,7 @@ def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int =
     try:
         compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
     except Exception as error:
-        raise CheckpointError(f"{path}: OpenVINO cannot load it: {error}") from error
+        raise CheckpointError(f"{path}: OpenVINO cannot load it: {first_meaningful_line(error)}") from error
     request = compiled.create_infer_request()
     model_input = compiled.inputs[0]
     shape = model_input.get_partial_shape()

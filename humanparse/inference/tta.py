@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from humanparse.configs.checks import working_size_problem
 from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
 from humanparse.errors import ConfigError
 
@@ -198,7 +199,7 @@ class TestTimeAugmentation:
             )
         extractor = for_prediction and evaluation.predict_script == "simple_extractor"
         use_flip = evaluation.flip if flip is None else flip
-        return cls(
+        tta = cls(
             forward,
             protocol=evaluation.protocol,
             scales=list(evaluation.scales if scales is None else scales),
@@ -207,6 +208,12 @@ class TestTimeAugmentation:
             affine_convention=evaluation.affine_convention,
             warp_logits=extractor,
         )
+        # the one check of the working size (a size times the largest scale) for --scales on the command line
+        size = evaluation.keep_ratio_size if evaluation.keep_ratio else evaluation.input_size
+        problem = working_size_problem(size, tta.scales)
+        if problem:
+            raise ConfigError(f"--scales {' '.join(f'{s:g}' for s in tta.scales)}: {problem}")
+        return tta
 
     @property
     def flip(self) -> bool:

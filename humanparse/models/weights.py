@@ -25,7 +25,9 @@ from humanparse.models.checkpoint_io import (
     OWN_FORMAT,
     LoadReport,
     StateDict,
+    abbreviate,
     compare_shapes,
+    non_finite_entries,
     read_checkpoint,
     shapes,
     unwrap,
@@ -154,6 +156,12 @@ def load_for_inference(
     model = build_model(config)
     model.load_report = load_weights(model, weights)
     model.weights_name = str(weights)  # named by warnings about the network's outputs
+    broken = non_finite_entries(model.state_dict())
+    if broken:  # as training refuses to save them: every prediction would be meaningless
+        raise CheckpointError(
+            f"{weights}: the weights hold NaN or infinite values ({abbreviate(broken)}); a diverged or damaged "
+            "checkpoint cannot predict"
+        )
     try:
         return model.eval().to(device)
     except (RuntimeError, AssertionError) as error:  # e.g. a CPU-only torch asked for CUDA

@@ -10,13 +10,14 @@ from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from humanparse.errors import ConfigError
 from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_specs
 from humanparse.inference.prediction_io import png_bytes
-from humanparse.errors import ConfigError
 from humanparse.serve.uploads import UploadError
 
 FORMATS = ("png", "json")
 PARAMETERS = ("format", "scales", "flip", "mask")
+MAX_MASKS = 32  # as many as a multipart body may carry fields
 MAX_SCALES = 6
 SCALE_RANGE = (0.25, 2.0)
 _TRUE = ("1", "true", "yes", "on")
@@ -72,6 +73,8 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
             raise UploadError(422, f"flip must be true or false, got {text!r}")
         flip = text in _TRUE
     scales = _scales(values["scales"]) if "scales" in values else None
+    if len(values.get("mask", [])) > MAX_MASKS:  # each mask is a full-size PNG to encode
+        raise UploadError(422, f"at most {MAX_MASKS} mask parameters, got {len(values['mask'])}")
     try:
         masks = tuple(parse_mask_specs(values.get("mask", []), class_names))
     except ConfigError as error:

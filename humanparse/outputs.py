@@ -64,7 +64,7 @@ def write_failure(failure: BaseException) -> str:
     cause: Optional[BaseException] = failure
     while cause is not None:  # a C++ writer over a Python stream keeps the stream's OSError as the cause
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            return "no space left on device"
+            return os.strerror(errno.ENOSPC)  # "No space left on device", as the OS says it
         cause = cause.__cause__ or cause.__context__
     if isinstance(failure, OSError):
         return failure.strerror or str(failure) or type(failure).__name__

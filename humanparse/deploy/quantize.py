@@ -310,7 +310,7 @@ def quantize_model(
             return QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
     except (OSError, RuntimeError) as failure:
         reason = write_failure(failure)
-        if isinstance(failure, OSError) or "no space left" in reason:
+        if isinstance(failure, OSError) or "no space left" in reason.lower():
             raise ConfigError(f"cannot write {out}: {reason}") from failure
         raise
 

@@ -14,6 +14,7 @@ refused rather than silently converted.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -65,8 +66,10 @@ def header_size(data: bytes) -> Optional[Tuple[int, int]]:
     """(width, height) from an image's header, without decoding a pixel; None when no format matches or Pillow's
     own guard calls it a decompression bomb (over twice `Image.MAX_IMAGE_PIXELS`)."""
     try:
-        with Image.open(io.BytesIO(data)) as picture:  # reads the header only
-            return picture.size
+        with warnings.catch_warnings():  # the size is judged here, against --max-pixels
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:  # reads the header only
+                return picture.size
     except Image.DecompressionBombError:
         return (2**31, 2**31)
     except Exception:  # not a format Pillow knows: OpenCV decides

@@ -175,17 +175,22 @@ def check_output_folder(
     *,
     option: str,
     inputs: Iterable[Optional[PathLike]] = (),
+    input_folders: Iterable[Optional[PathLike]] = (),
     empty: bool = False,
     overwrite_option: str = "--overwrite",
 ) -> Path:
-    """Check a folder output before the work: not a file, not one of the input files, and with `empty` (a
-    command that would replace what it finds there) holding nothing yet. Returns the folder."""
+    """Check a folder output before the work: not a file, not one of the input files nor one of the
+    `input_folders` (a dataset root), and with `empty` (a command that would replace what it finds there)
+    holding nothing yet. Returns the folder."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{option} {folder}: is an existing file, not a folder")
     for source in input_files(inputs):
         if same_file(folder, source):
             raise ConfigError(f"{option} {folder} is the input {source}; choose another folder")
+    for source in input_folders:
+        if source is not None and Path(source).is_dir() and same_file(folder, source):
+            raise ConfigError(f"{option} {folder} is the input folder {source}; choose another folder")
     for parent in folder.parents:
         if parent.exists():
             if not parent.is_dir():

@@ -142,3 +142,16 @@ def test_convert_refuses_its_input(tmp_path, capsys):
     assert main(["convert", str(checkpoint), str(checkpoint), "--config", "ce2p_tiny_synthetic"]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
     assert _bytes(checkpoint) == before
+
+
+def test_train_refuses_the_dataset_root_as_work_dir(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    argv = ["train", "ce2p_tiny_synthetic", "--data-root", str(tmp_path / "data")]
+    assert main(argv + ["--work-dir", str(tmp_path / "data" / ".")]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+
+
+def test_predict_refuses_an_out_folder_that_is_an_input_file(tmp_path, capsys):
+    checkpoint = _checkpoint(tmp_path / "w.pth")
+    assert main(["predict", "ce2p_tiny_synthetic", str(checkpoint), "x.jpg", "--out", str(checkpoint)]) == 2
+    assert "is an existing file, not a folder" in capsys.readouterr().err

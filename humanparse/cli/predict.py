@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
+    from humanparse.output_paths import check_output_folder
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -145,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
         logits=args.save_logits,
         logits_layout=args.logits_layout,
         logits_dtype=args.logits_dtype,
+    )
+    check_output_folder(
+        out, option="--out", inputs=[args.config, args.checkpoint, args.list_file, args.label_map]
     )
     items = plan_inputs(args.inputs, args.list_file, out)
     check_out_folder(out, items, spec.suffixes)

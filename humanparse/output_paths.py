@@ -116,6 +116,10 @@ def check_output_file(
     existing file of another kind (`kinds`, `file_kinds.describe`'s words, default: those of the suffix).
     Returns the path; ConfigError (one line, naming `option`) otherwise."""
     path = Path(path)
+    if path.is_dir():  # said first: a folder's name has no suffix to check
+        raise ConfigError(
+            f"cannot write {path}: it is a folder; give a file name such as {path / example_name}"
+        )
     if suffixes and path.suffix.lower() not in {suffix.lower() for suffix in suffixes}:
         wanted = " or ".join(suffixes)
         raise ConfigError(f"{option} {path}: the file name must end in {wanted}")

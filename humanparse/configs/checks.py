@@ -51,6 +51,11 @@ def above(low: float) -> Rule:
     return _each(lambda number: number > low, f"must be above {low}")
 
 
+def at_most(high: float) -> Rule:
+    """Every number in the value is <= `high`."""
+    return _each(lambda number: number <= high, f"must be at most {high}")
+
+
 def between(low: float, high: float, *, include_high: bool = True) -> Rule:
     """Every number in the value is in [low, high] (or [low, high) without `include_high`)."""
     closing = "]" if include_high else ")"

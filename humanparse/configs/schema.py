@@ -13,6 +13,7 @@ from humanparse.configs.checks import (
     Rules,
     above,
     at_least,
+    at_most,
     between,
     check_fields,
     non_empty,
@@ -62,7 +63,7 @@ class ModelConfig(_Section):
         "num_classes": at_least(1),
         "backbone_depth": at_least(1),
         "output_stride": at_least(1),
-        "input_size": between(1, MAX_SIDE),
+        "input_size": (at_least(1), at_most(MAX_SIDE)),
         "width": above(0),
         "stage_blocks": at_least(1),
     }
@@ -105,8 +106,8 @@ class DataConfig(_Section):
 
     SECTION: ClassVar[str] = "data"
     RULES: ClassVar[Rules] = {
-        "crop_size": between(1, MAX_SIDE),
-        "resize_size": between(1, MAX_SIDE),
+        "crop_size": (at_least(1), at_most(MAX_SIDE)),
+        "resize_size": (at_least(1), at_most(MAX_SIDE)),
         "scale_range": (above(0), ordered),
         "one_category_max_ratio": above(0),  # >= 1 turns the crop's one-category check off
         "rotation_degrees": at_least(0),
@@ -182,8 +183,8 @@ class EvalConfig(_Section):
 
     SECTION: ClassVar[str] = "eval"
     RULES: ClassVar[Rules] = {
-        "input_size": between(1, MAX_SIDE),
-        "keep_ratio_size": between(1, MAX_SIDE),
+        "input_size": (at_least(1), at_most(MAX_SIDE)),
+        "keep_ratio_size": (at_least(1), at_most(MAX_SIDE)),
         "scales": (non_empty, above(0)),
     }
 

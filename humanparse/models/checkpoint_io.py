@@ -80,10 +80,12 @@ def _load_failure(error: Exception, path: Optional[Path] = None) -> str:
     if global_name:
         return f"it holds a Python object ({global_name.group(1)}) that only code could rebuild; it is not loaded"
     kind = describe(path) if path is not None else ""
-    if kind and kind not in (
+    ours = (
         "a PyTorch checkpoint (zip)",
         "a legacy (non-zip) PyTorch or Python pickle file",
-    ):
+        "an unknown binary file",
+    )
+    if kind and kind not in ours:
         return f"it is {kind}, not PyTorch weights"
     if (
         "weights_only" in text

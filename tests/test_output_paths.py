@@ -155,3 +155,24 @@ def test_predict_refuses_an_out_folder_that_is_an_input_file(tmp_path, capsys):
     checkpoint = _checkpoint(tmp_path / "w.pth")
     assert main(["predict", "ce2p_tiny_synthetic", str(checkpoint), "x.jpg", "--out", str(checkpoint)]) == 2
     assert "is an existing file, not a folder" in capsys.readouterr().err
+
+
+def test_an_onnx_input_brings_its_external_data(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+        [weight],
+    )
+    model_path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(model_path), save_as_external_data=True, location="weights.data",
+              size_threshold=0)  # fmt: skip
+    assert tmp_path / "weights.data" in input_files([model_path])
+    with pytest.raises(ConfigError, match="would overwrite the input .*weights.data"):
+        check_output_file(tmp_path / "weights.data", option="--out", inputs=[model_path])

@@ -19,6 +19,7 @@ from humanparse.configs.checks import (
     type_hints,
 )
 from humanparse.errors import ConfigError
+from humanparse.values import positive_finite
 
 
 class _Section:
@@ -181,7 +182,7 @@ class EvalConfig(_Section):
     RULES: ClassVar[Rules] = {
         "input_size": at_least(1),
         "keep_ratio_size": at_least(1),
-        "scales": (non_empty, above(0)),
+        "scales": (non_empty, above(0), positive_finite),
     }
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from humanparse.data.labels import get_label_set
-from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
 from humanparse.errors import ConfigError
+from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
 
 LIP = get_label_set("lip").classes
 

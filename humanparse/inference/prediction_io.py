@@ -8,7 +8,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -115,7 +115,7 @@ def _list_items(list_file: Path) -> List[PhotoItem]:
 
 
 def _unique(items: Iterable[PhotoItem]) -> List[PhotoItem]:
-    by_output = {}
+    by_output: Dict[str, PhotoItem] = {}
     for item in items:
         other = by_output.setdefault(item.relative, item)
         if other.source.resolve() != item.source.resolve():

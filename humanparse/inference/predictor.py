@@ -13,7 +13,7 @@ An array's channel order is never guessed from its pixels: say `channel_order="r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -151,7 +151,8 @@ class Predictor:
                 labels[index] = group_labels[position]
                 if group_logits is not None:
                     logits[index] = group_logits[position]
-        return labels, (logits if with_logits else None)
+        # every index was filled: each sample belongs to one group
+        return cast(List[np.ndarray], labels), (cast(List[np.ndarray], logits) if with_logits else None)
 
     def __call__(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
         """The (H, W) uint8 label map of one image at its original size.
@@ -163,4 +164,6 @@ class Predictor:
 
     def predict_logits(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
         """The (K, H, W) float32 logits of one image at its original size (inputs as for `__call__`)."""
-        return self.predict_batch([image], with_logits=True, channel_order=channel_order)[1][0]
+        logits = self.predict_batch([image], with_logits=True, channel_order=channel_order)[1]
+        assert logits is not None  # asked for
+        return logits[0]

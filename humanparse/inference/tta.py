@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ def resize_protocol_logits(
 ) -> torch.Tensor:
     """SSSegmentation's TTA: the (N, K, H, W) logits averaged over scales (and flip) at `original_size`."""
     count = images.shape[0]
-    total = None
+    total: Optional[torch.Tensor] = None
     passes = 0
     for scale in scales:
         scaled = images
@@ -81,6 +81,7 @@ def resize_protocol_logits(
             )
             total = resized if total is None else total + resized
             passes += 1
+    assert total is not None  # at least one scale (check_scales)
     return total / passes
 
 
@@ -93,7 +94,7 @@ def affine_protocol_logits(
     """The official multi-scale + flip evaluation: (N, K, h, w) logits at the affine input size (h, w)."""
     count, _, height, width = images.shape
     batch = _with_flipped(images, flip_permutation is not None)
-    total = None
+    total: Optional[torch.Tensor] = None
     for scale in scales:
         scaled = batch
         if scale != 1.0:
@@ -104,6 +105,7 @@ def affine_protocol_logits(
         merged = plain if flipped is None else (plain + flipped) * 0.5
         upsampled = F.interpolate(merged, size=(height, width), mode="bilinear", align_corners=True)
         total = upsampled if total is None else total + upsampled
+    assert total is not None  # at least one scale (check_scales)
     return total / len(scales)
 
 
@@ -204,7 +206,10 @@ class TestTimeAugmentation:
                 f"(use scales >= {math.ceil(100 * MIN_INPUT_SIDE / min(height, width)) / 100:g})"
             )
 
-    def _network_logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> torch.Tensor:
+    def _network_logits(
+        self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]
+    ) -> Union[torch.Tensor, List[torch.Tensor]]:
+        """(N, K, h, w) logits, or one (K, H, W) tensor per image when their original sizes differ."""
         self._check_scaled_size(images)
         with torch.inference_mode():
             if self.protocol == "affine":
@@ -247,14 +252,17 @@ class TestTimeAugmentation:
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol == "resize":
             return [item.cpu().numpy().astype(np.float32) for item in logits]
-        return [
-            inverse_warp_logits(
-                item.cpu().numpy(),
-                meta["center"],
-                meta["scale"],
-                meta["original_size"],
-                self.truncate_center,
-                convention=self.affine_convention,
+        return [  # a numpy array in, a numpy array out
+            cast(
+                np.ndarray,
+                inverse_warp_logits(
+                    item.cpu().numpy(),
+                    meta["center"],
+                    meta["scale"],
+                    meta["original_size"],
+                    self.truncate_center,
+                    convention=self.affine_convention,
+                ),
             )
             for item, meta in zip(logits, metas)
         ]

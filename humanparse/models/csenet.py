@@ -349,7 +349,7 @@ def build(config: Config) -> CSENet:
     require(model, "output_stride", (16,))
     return CSENet(
         num_classes=model.num_classes,
-        input_size=tuple(model.input_size),
+        input_size=(model.input_size[0], model.input_size[1]),
         depth=model.backbone_depth,
         width=model.width,
         stage_blocks=model.stage_blocks,

@@ -49,9 +49,10 @@ def _convert(state: StateDict, fmt: str, converter: Optional[Converter]) -> Stat
 @functools.cache
 def _config_shapes(name: str) -> Tuple[str, Dict[str, Tuple[int, ...]]]:
     """(arch, key -> shape) of a named config's model, built on the meta device (no memory)."""
+    config = load_config(name)
     with torch.device("meta"):
-        model = build_model(name)
-    return model.config.model.arch, shapes(model.state_dict())
+        model = build_model(config)
+    return config.model.arch, shapes(model.state_dict())
 
 
 def suggest_configs(state: StateDict, fmt: str) -> List[str]:

@@ -75,12 +75,3 @@ def parse_flag(text: str, name: str) -> bool:
     if word not in TRUE_WORDS + FALSE_WORDS:
         raise ConfigError(f"{name} must be true or false, got {word!r}")
     return word in TRUE_WORDS
-
-
-def positive_finite(value: Sequence[float]) -> Optional[str]:
-    """A config rule (see `checks`): every number positive and finite."""
-    try:
-        check_scales(value)
-    except ConfigError:
-        return "must be positive finite numbers"
-    return None

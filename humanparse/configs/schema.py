@@ -19,7 +19,6 @@ from humanparse.configs.checks import (
     type_hints,
 )
 from humanparse.errors import ConfigError
-from humanparse.values import positive_finite
 
 
 class _Section:
@@ -182,7 +181,10 @@ class EvalConfig(_Section):
     RULES: ClassVar[Rules] = {
         "input_size": at_least(1),
         "keep_ratio_size": at_least(1),
-        "scales": (non_empty, above(0), positive_finite),
+        "scales": (
+            non_empty,
+            above(0),
+        ),  # finite: every float field is (`checks.coerce`); as values.check_scales
     }
 
 

@@ -21,6 +21,7 @@ import torch
 from humanparse.configs import Config
 from humanparse.errors import ConfigError, DataError, HumanParseError
 from humanparse.extras import require
+from humanparse.inference.runtimes import Network
 from humanparse.outputs import write_failure
 from humanparse.temporaries import remove_stale_files, temporary_file, temporary_folder
 
@@ -328,8 +329,8 @@ def quantize(
     progress: bool = False,
 ) -> QuantizeReport:
     """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
-    from humanparse.inference.backends import runtime_forward
     from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import ModelSpec, build_network
     from humanparse.models.weights import load_for_inference
 
     out = Path(out)
@@ -352,12 +353,13 @@ def quantize(
         out, backend, len(calibration), len(held_out), float("nan"), details, skipped=skipped
     )
     try:
-        fp32 = Predictor(config, model=model)
-        int8 = Predictor(config, forward=runtime_forward(backend, out))
+        # both sides through the one factory: the fp32 network as `predict` runs it, the int8 file on its runtime
+        fp32 = Predictor(config, network=build_network(ModelSpec(config, checkpoint, model)))
+        int8 = Predictor(config, network=build_network(ModelSpec(config, out), backend))
         report.agreement = label_agreement(fp32, int8, held_out)
         if val_dataset is not None:
-            report.miou = _validation_miou(config, val_dataset, model, int8.tta.forward, progress)
-    except HumanParseError as error:
+            report.miou = _validation_miou(config, val_dataset, fp32.network, int8.network, progress)
+    except HumanParseError as error:  # the file is written by now: nothing may fail the run
         report.warnings.append(f"the written file could not be checked: {error}")
     return report
 
@@ -370,11 +372,9 @@ def _validation_dataset(config: Config, root):
     return build_dataset(config, config.data.val_split, train=False)
 
 
-def _validation_miou(
-    config: Config, dataset, model: torch.nn.Module, forward, progress: bool
-) -> Dict[str, float]:
+def _validation_miou(config: Config, dataset, fp32: Network, int8: Network, progress: bool) -> Dict[str, float]:
     from humanparse.engine.evaluator import evaluate
 
-    fp32 = evaluate(model, config, dataset, progress=progress)["mIoU"]
-    int8 = evaluate(None, config, dataset, forward=forward, progress=progress)["mIoU"]
-    return {"fp32": 100 * fp32, "int8": 100 * int8}
+    fp32_miou = evaluate(None, config, dataset, network=fp32, progress=progress)["mIoU"]
+    int8_miou = evaluate(None, config, dataset, network=int8, progress=progress)["mIoU"]
+    return {"fp32": 100 * fp32_miou, "int8": 100 * int8_miou}

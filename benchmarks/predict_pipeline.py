@@ -74,9 +74,9 @@ def save_weights(config, path: Path) -> Path:
 
 def efficiency(args, config, weights: Path, photos: List[Path], work: Path) -> None:
     from humanparse.data.io import read_image
-    from humanparse.engine.predict_pipeline import OutputSpec, available_cores, default_workers, run_pipeline
-    from humanparse.engine.prediction_io import plan_inputs
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.pipeline import OutputSpec, available_cores, default_workers, run_pipeline
+    from humanparse.inference.prediction_io import plan_inputs
+    from humanparse.inference.predictor import Predictor
 
     predictor = Predictor(config, weights, device=args.device, precision=args.precision)
     samples = [predictor.transform(read_image(path)) for path in photos]
@@ -192,9 +192,9 @@ def schp(args, photos: List[Path], work: Path) -> None:
     """simple_extractor.py's loop on the CPU against `humanparse predict` with the same weights."""
     from PIL import Image
 
-    from humanparse.engine.predict_pipeline import OutputSpec, available_cores, default_workers, run_pipeline
-    from humanparse.engine.prediction_io import plan_inputs
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.pipeline import OutputSpec, available_cores, default_workers, run_pipeline
+    from humanparse.inference.prediction_io import plan_inputs
+    from humanparse.inference.predictor import Predictor
 
     _install_stand_ins()
     sys.path.insert(0, str(Path(args.schp_repo).resolve()))

@@ -192,7 +192,7 @@ def _rss_mb(pid: int) -> float:
 
 def offline_throughput(config: str, checkpoint: Path, photos, batch: int, seconds: float) -> float:
     """Photos per second of Predictor.predict_batch at `batch`, as many rounds as fit in `seconds`."""
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.predictor import Predictor
 
     predictor = Predictor(config, checkpoint)
     group = [photos[i % len(photos)] for i in range(batch)]
@@ -210,9 +210,9 @@ class OfflinePredict:
 
     def __init__(self, config: str, checkpoint: Path, bodies: List[bytes], batch: int, folder: Path,
                  copies: int = 40) -> None:  # fmt: skip
-        from humanparse.engine.predict_pipeline import available_cores, default_workers
-        from humanparse.engine.prediction_io import plan_inputs
-        from humanparse.engine.predictor import Predictor
+        from humanparse.inference.pipeline import available_cores, default_workers
+        from humanparse.inference.prediction_io import plan_inputs
+        from humanparse.inference.predictor import Predictor
 
         photos = folder / "photos"
         photos.mkdir()
@@ -226,7 +226,7 @@ class OfflinePredict:
         self.run()  # starts the decoding processes' server once; steady state is what is measured
 
     def run(self) -> float:
-        from humanparse.engine.predict_pipeline import OutputSpec, run_pipeline
+        from humanparse.inference.pipeline import OutputSpec, run_pipeline
 
         summary = run_pipeline(self.predictor, self.items, self.out, OutputSpec(), batch_size=self.batch,
                                workers=self.workers, overwrite=True)  # fmt: skip

@@ -20,7 +20,7 @@ _LAZY = {
     "build_model": "humanparse.models.builder",
     "load_weights": "humanparse.models.weights",
     "load_for_inference": "humanparse.models.weights",
-    "Predictor": "humanparse.engine.predictor",
+    "Predictor": "humanparse.inference.predictor",
     "get_config": "humanparse.configs",
     "list_configs": "humanparse.configs",
     "load_config": "humanparse.configs",

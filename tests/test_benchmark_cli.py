@@ -1,10 +1,10 @@
-"""`humanparse benchmark` and humanparse.engine.timing: our own networks' latency, as a plain table."""
+"""`humanparse benchmark` and humanparse.inference.timing: our own networks' latency, as a plain table."""
 
 import pytest
 
 from humanparse import hardware
 from humanparse.cli import main
-from humanparse.engine.timing import Timing, format_timings, time_inference
+from humanparse.inference.timing import Timing, format_timings, time_inference
 
 HEADER = ["config", "device", "precision", "input", "batch", "median", "ms", "images/s", "peak", "MiB"]
 

@@ -197,7 +197,7 @@ def _memory_or_note(row: Row, implementation: str, arguments: Dict[str, Any]) ->
 def _onnxruntime_call(
     config_name: str, ours: Implementation, settings: Settings, row: Row
 ) -> Optional[Callable[[torch.Tensor], Any]]:
-    """Our network exported to ONNX (humanparse.export) as an onnxruntime CPU session; None (with a note) if not."""
+    """Our network exported to ONNX (humanparse.deploy.export) as an onnxruntime CPU session; None (with a note) if not."""
     import tempfile
 
     try:
@@ -205,7 +205,7 @@ def _onnxruntime_call(
     except ImportError:
         row.notes.append("onnxruntime: not installed (pip install 'humanparse[onnx]')")
         return None
-    from humanparse.export import export_onnx
+    from humanparse.deploy.export import export_onnx
 
     path = os.path.join(tempfile.mkdtemp(prefix="humanparse-bench-"), f"{config_name}.onnx")
     module = ours.module.to(memory_format=torch.contiguous_format)

@@ -42,7 +42,7 @@ def precision_agreement(
     """Compare `precision` with fp32 for a humanparse checkpoint (its own config) on up to `limit` val images."""
     from humanparse.configs import Config
     from humanparse.data.datasets import build_dataset
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.predictor import Predictor
     from humanparse.models.checkpoint_io import read_checkpoint
     from humanparse.models.weights import load_for_inference
 

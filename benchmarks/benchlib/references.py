@@ -62,7 +62,7 @@ def prepare_ours(
     model: nn.Module, device: torch.device, precision: str, example_size: int = 65
 ) -> Implementation:
     """Wrap an eval-mode network of ours as it runs in inference: folded, channels_last, autocast for bf16/fp16."""
-    from humanparse.models.inference import autocast, prepare_for_inference, to_input
+    from humanparse.models.prepare import autocast, prepare_for_inference, to_input
 
     example = to_input(torch.randn(1, 3, example_size, example_size, device=device))
     prepared = prepare_for_inference(model, example, inplace=True)

@@ -52,7 +52,7 @@ def tta_cost(
     import torch.nn.functional as F
 
     from humanparse.configs import get_config
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.predictor import Predictor
     from humanparse.models.builder import build_model
 
     device = check_settings(settings)

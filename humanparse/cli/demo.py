@@ -157,7 +157,7 @@ def draw_panels(data: Path, predict: Path, out_dir: Path, count: int) -> List[Pa
 
     from humanparse.configs import get_config
     from humanparse.data.datasets import build_dataset
-    from humanparse.engine.prediction_io import overlay
+    from humanparse.inference.prediction_io import overlay
 
     config = get_config(RECIPE)
     config.data.root = str(data)

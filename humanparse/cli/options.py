@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Optional
 
-# the runtimes `humanparse.engine.backends.create_predictor` knows (kept here so `--help` needs no torch import)
+# the runtimes `humanparse.inference.backends.create_predictor` knows (kept here so `--help` needs no torch import)
 BACKENDS = ("torch", "onnxruntime", "openvino")
 # model files written by `humanparse export` / `quantize`: they carry their recipe, and name their runtime
 MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino"}
@@ -130,7 +130,7 @@ def load_model_config(args: argparse.Namespace):
     """The Config of `resolve_model_arguments`'s result: the recipe stored in a model file, or the named one;
     `--set` overrides applied."""
     if args.config is None:
-        from humanparse.deploy.metadata import config_from_model_file
+        from humanparse.inference.metadata import config_from_model_file
 
         return config_from_model_file(args.checkpoint).override(args.overrides)
     from humanparse.configs import load_config

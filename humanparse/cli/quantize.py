@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.deploy.quantize import quantize
-    from humanparse.engine.prediction_io import collect_images
-    from humanparse.engine.predictor import resolve_config
+    from humanparse.inference.prediction_io import collect_images
+    from humanparse.inference.predictor import resolve_config
 
     config = resolve_config(args.config).override(args.overrides)
     report = quantize(

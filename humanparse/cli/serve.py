@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         from humanparse.serve.app import ServeSettings, create_app
     except ImportError as error:
         raise ConfigError(f"serve needs `pip install humanparse[serve]` ({error.name} is missing)") from error
-    from humanparse.engine.backends import create_predictor
+    from humanparse.inference.backends import create_predictor
 
     for name in ("max_batch", "max_queue", "request_threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

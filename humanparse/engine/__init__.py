@@ -1,1 +1,1 @@
-"""Training, evaluation with test-time augmentation, inference, checkpoints, distributed set-up."""
+"""Training and evaluation: the trainer, checkpoints, resume, distributed set-up, evaluation and its reports."""

@@ -19,7 +19,7 @@ from eval_fixtures import (
 from humanparse.cli import main as cli_main
 from humanparse.data.datasets import build_dataset
 from humanparse.engine.evaluator import evaluate
-from humanparse.engine.predictor import Predictor
+from humanparse.inference.predictor import Predictor
 from humanparse.metrics import ConfusionMatrix
 
 

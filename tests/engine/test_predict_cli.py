@@ -12,7 +12,7 @@ from PIL import Image
 
 from humanparse.cli import main as cli_main
 from humanparse.data.labels import get_palette
-from humanparse.engine.predictor import Predictor
+from humanparse.inference.predictor import Predictor
 
 SIZES = {"even": (40, 30), "odd": (37, 51)}
 
@@ -100,7 +100,7 @@ def test_predictor_rejects_bad_arrays():
 
 def test_onnxruntime_backend_matches_torch(photos, checkpoint, tmp_path):
     pytest.importorskip("onnxruntime")
-    from humanparse.export import export_onnx
+    from humanparse.deploy.export import export_onnx
 
     config = tiny_config(RESIZE_RECIPE)
     onnx_path = export_onnx(tiny_model(config), tmp_path / "tiny.onnx", input_size=(64, 64), verify=False)
@@ -138,6 +138,6 @@ def test_inputs_writing_the_same_name_are_refused(photos, checkpoint, tmp_path, 
 
 def test_the_cli_offers_every_backend_the_engine_knows():
     from humanparse.cli.options import BACKENDS as CLI_BACKENDS
-    from humanparse.engine.backends import BACKENDS
+    from humanparse.inference.backends import BACKENDS
 
     assert CLI_BACKENDS == BACKENDS

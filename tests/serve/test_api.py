@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from humanparse.configs import get_config  # noqa: E402
 from humanparse.data.io import label_png  # noqa: E402
 from humanparse.data.labels import get_palette  # noqa: E402
-from humanparse.engine.masks import compute_mask  # noqa: E402
-from humanparse.engine.predictor import Predictor  # noqa: E402
+from humanparse.inference.masks import compute_mask  # noqa: E402
+from humanparse.inference.predictor import Predictor  # noqa: E402
 from humanparse.serve.app import ServeSettings, create_app  # noqa: E402
 from humanparse.serve.service import png_bytes  # noqa: E402
 

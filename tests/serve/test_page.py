@@ -21,8 +21,8 @@ from PIL import Image
 from serve_fixtures import RECIPE, SETUP_HINT, encode, require, synthetic_person
 
 from humanparse.data.labels import get_palette
-from humanparse.engine.masks import compute_mask
-from humanparse.engine.predictor import Predictor
+from humanparse.inference.masks import compute_mask
+from humanparse.inference.predictor import Predictor
 
 require("fastapi", "uvicorn", "selenium")
 

@@ -1,6 +1,6 @@
-"""Inference preparation: `prepare_for_inference` (prepare.py) and the Winograd CPU kernels it uses (winograd.py)."""
+"""Preparing a network for inference: `prepare_for_inference` (prepare.py) and the Winograd CPU kernels it uses (winograd.py)."""
 
-from humanparse.models.inference.prepare import (
+from humanparse.models.prepare.prepare import (
     PRECISIONS,
     autocast,
     count_batchnorms,
@@ -10,7 +10,7 @@ from humanparse.models.inference.prepare import (
     to_input,
     uses_channels_last,
 )
-from humanparse.models.inference.winograd import (
+from humanparse.models.prepare.winograd import (
     WINOGRAD_MIN_CHANNELS,
     WINOGRAD_MIN_PIXELS,
     WinogradConv2d,

@@ -20,7 +20,7 @@ from PIL import Image
 
 from humanparse.configs import load_config
 from humanparse.data.io import read_image
-from humanparse.engine.predictor import Predictor
+from humanparse.inference.predictor import Predictor
 from humanparse.models.weights import load_for_inference
 
 E2E = Path(__file__).parents[1] / "fixtures" / "e2e"

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from humanparse.data.labels import get_label_set
-from humanparse.engine.tta import TestTimeAugmentation
+from humanparse.inference.tta import TestTimeAugmentation
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "parity"
 SCALES = [0.75, 1.0, 1.25]

@@ -97,7 +97,7 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, str]:
         raise CheckpointError(f"{path}: no such model file")
     if path.suffix.lower() == OPENVINO_SUFFIX:
         return _openvino_metadata(path)
-    from humanparse.deploy.extras import require
+    from humanparse.extras import require
 
     onnx = require("onnx", "reading an ONNX file's metadata")
     try:
@@ -108,7 +108,7 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, str]:
 
 
 def _openvino_metadata(path: Path) -> Dict[str, str]:
-    from humanparse.deploy.extras import require
+    from humanparse.extras import require
 
     openvino = require("openvino", "reading an OpenVINO model")
     try:

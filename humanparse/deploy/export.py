@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from humanparse.deploy.extras import require
 from humanparse.errors import ConfigError
+from humanparse.extras import require
 
 INPUT_NAME = "image"
 MIN_OPSET = 11  # CE2P and SCHP; CSENet's grid_sample needs 16
@@ -128,7 +128,7 @@ def export_onnx_checked(
 
     The file is exported next to ``path`` under a temporary name, checked against PyTorch (with ``verify``: an
     `ExportMismatch` when its ``seg`` differs by more than ``tolerance``, relative), given the recipe's
-    metadata (``config``, default ``model.config``; see `humanparse.deploy.metadata`) and only then renamed to
+    metadata (``config``, default ``model.config``; see `humanparse.inference.metadata`) and only then renamed to
     ``path``: a failure leaves no file.
     """
     if opset < MIN_OPSET:
@@ -157,7 +157,7 @@ def export_onnx_checked(
                     f"tolerance {tolerance:.0e}); nothing written"
                 )
         if config is not None:
-            from humanparse.deploy.metadata import add_onnx_metadata
+            from humanparse.inference.metadata import add_onnx_metadata
 
             proto = onnx.load(temporary)
             add_onnx_metadata(proto, config)

@@ -56,7 +56,7 @@ def keep_the_signal_stack():
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A tiny CE2P checkpoint, its fp32 ONNX export and a synthetic LIP split (val images double as photos)."""
-    from humanparse.export import export_onnx
+    from humanparse.deploy.export import export_onnx
 
     root = tmp_path_factory.mktemp("deploy")
     config = tiny_config(RESIZE_RECIPE)
@@ -91,7 +91,7 @@ def int8(request, setup):
 
 
 def test_quantize_writes_an_int8_file_and_reports_agreement_and_miou(int8, setup):
-    from humanparse.deploy.metadata import config_from_model_file, read_metadata
+    from humanparse.inference.metadata import config_from_model_file, read_metadata
 
     backend, out, printed = int8
     assert out.is_file() and (backend != "openvino" or out.with_suffix(".bin").is_file())
@@ -107,8 +107,8 @@ def test_quantize_writes_an_int8_file_and_reports_agreement_and_miou(int8, setup
 
 
 def test_int8_predicts_without_a_config_and_scores_with_test(int8, setup, capsys):
-    from humanparse.engine.backends import create_predictor
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.backends import create_predictor
+    from humanparse.inference.predictor import Predictor
 
     backend, out, _ = int8
     photos = setup["data"] / "val_images"
@@ -136,9 +136,9 @@ def test_fp32_files_on_each_runtime_match_torch(backend, setup):
     if backend == "openvino":
         pytest.importorskip("openvino")
     from humanparse.data.datasets import build_dataset
-    from humanparse.engine.backends import create_predictor, runtime_forward
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.predictor import Predictor
+    from humanparse.inference.backends import create_predictor, runtime_forward
+    from humanparse.inference.predictor import Predictor
 
     photos = setup["data"] / "val_images"
     reference = Predictor(setup["config"], setup["checkpoint"])
@@ -158,7 +158,7 @@ def test_fp32_files_on_each_runtime_match_torch(backend, setup):
 def test_metadata_round_trip_and_files_without_it(setup, tmp_path):
     import onnx
 
-    from humanparse.deploy.metadata import config_from_model_file, read_metadata
+    from humanparse.inference.metadata import config_from_model_file, read_metadata
 
     metadata = read_metadata(setup["fp32"])
     assert config_from_model_file(setup["fp32"]).to_dict() == setup["config"].to_dict()
@@ -172,14 +172,14 @@ def test_metadata_round_trip_and_files_without_it(setup, tmp_path):
     onnx.save(bare, str(tmp_path / "bare.onnx"))
     with pytest.raises(CheckpointError, match="give the config"):
         config_from_model_file(tmp_path / "bare.onnx")
-    from humanparse.engine.backends import create_predictor
+    from humanparse.inference.backends import create_predictor
 
     with pytest.raises(ConfigError, match="needs a config"):
         create_predictor(None, setup["checkpoint"])
 
 
 def test_a_failed_export_check_writes_nothing(setup, tmp_path, monkeypatch, capsys):
-    import humanparse.export as export
+    import humanparse.deploy.export as export
 
     monkeypatch.setattr(export, "verify_onnx", lambda *args, **kwargs: {"seg": 0.5})
     with pytest.raises(export.ExportMismatch, match="nothing written"):
@@ -191,7 +191,7 @@ def test_a_failed_export_check_writes_nothing(setup, tmp_path, monkeypatch, caps
 
 
 def test_export_writes_the_recipe_and_replaces_an_old_file(setup, tmp_path):
-    from humanparse.deploy.metadata import config_from_model_file
+    from humanparse.inference.metadata import config_from_model_file
 
     out = tmp_path / "model.onnx"
     out.write_text("old")
@@ -220,7 +220,7 @@ def test_missing_extras_are_one_line_errors(module, setup, tmp_path, monkeypatch
     assert f"pip install 'humanparse[{MISSING[module]}]'" in err and "\n" not in err
     assert list(tmp_path.iterdir()) == []
     if module == "openvino":
-        from humanparse.deploy.runtimes import openvino_forward
+        from humanparse.inference.runtimes import openvino_forward
 
         with pytest.raises(ConfigError, match=r"humanparse\[openvino\]"):
             openvino_forward(setup["fp32"])
@@ -229,7 +229,7 @@ def test_missing_extras_are_one_line_errors(module, setup, tmp_path, monkeypatch
 def test_cuda_is_refused_where_the_runtime_lacks_it(setup, monkeypatch):
     import onnxruntime
 
-    from humanparse.engine.backends import create_predictor
+    from humanparse.inference.backends import create_predictor
 
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     with pytest.raises(ConfigError, match="CUDAExecutionProvider"):

@@ -71,9 +71,9 @@ def time_inference(
     `size` is a square input side; None takes the recipe's `model.input_size`.
     """
     from humanparse.configs import get_config
-    from humanparse.engine.tta import model_forward
+    from humanparse.inference.runtimes.torch_runtime import model_forward
     from humanparse.models.builder import build_model
-    from humanparse.models.inference import prepare_for_inference
+    from humanparse.models.prepare import prepare_for_inference
 
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")

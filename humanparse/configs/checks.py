@@ -15,6 +15,7 @@ import typing
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from humanparse.errors import ConfigError
+from humanparse.values import MAX_SIDE, working_size_problem  # noqa: F401  the schema's, from their one place
 
 Rule = Callable[[Any], Optional[str]]
 """A checked value -> None when it is fine, else what it must be ("must be at least 1")."""
@@ -65,27 +66,9 @@ def between(low: float, high: float, *, include_high: bool = True) -> Rule:
     )
 
 
-# The longest side of any image the network is given or trained on (a size, or a size times a test scale).
-# Far above every recipe (473, 512; VOC's 2048 x 1.75); a larger value is a typo that would need tens of GB.
-MAX_SIDE = 8192
-
-
 def ordered(value: Any) -> Optional[str]:
     """A (low, high) pair with low <= high."""
     return None if value[0] <= value[1] else "the first value must not exceed the second"
-
-
-def working_size_problem(size: Any, scales: Any) -> Optional[str]:
-    """Why a network input of `size` (H, W) at test `scales` is too large (over MAX_SIDE a side), or None."""
-    import math
-
-    largest = max(size) * max(scales)
-    if not math.isfinite(largest) or largest > MAX_SIDE:
-        return (
-            f"{size[0]}x{size[1]} at scale {max(scales):g} makes a network input of {largest:.0f} px a side; "
-            f"at most {MAX_SIDE} px are supported"
-        )
-    return None
 
 
 def non_empty(value: Any) -> Optional[str]:

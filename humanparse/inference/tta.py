@@ -24,12 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from humanparse.configs.checks import working_size_problem
 from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
 from humanparse.data.labels import dataset_classes, flip_permutation
 from humanparse.errors import ConfigError
 from humanparse.inference.runtimes.base import Forward
-from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, check_choice, check_scales
+from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, check_choice, check_scales, working_size_problem
 
 __all__ = ["PREDICT_SCRIPTS", "PROTOCOLS", "Forward", "TestTimeAugmentation"]
 _logger = logging.getLogger(__name__)

@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # a command naming an INTERMIXED list takes positionals given after its options (argparse stops at
+        # the first option), as users expect of `predict CFG CK --out o photo.jpg`; anything else is refused
+        dest = getattr(getattr(args, "_module", None), "INTERMIXED", None)
+        if dest is None or any(extra.startswith("-") for extra in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        getattr(args, dest).extend(extras)
     try:
         return int(args._module.run(args) or 0)
     except HumanParseError as error:

@@ -87,6 +87,7 @@ def run_demo(out: Path, *, quick: bool = False, seed: int = 0, progress: bool = 
 
     print(f"[1/5] humanparse synth: {num_train} + {num_val} synthetic people ({size}x{size}) in {data}")
     synth = ["synth", "--layout", "lip", "--out", str(data), "--train", str(num_train), "--val", str(num_val)]
+    synth.append("--overwrite")  # the demo's own folder: a rerun writes the same files again
     _run_command(
         synth + ["--size", str(size), str(size), "--seed", str(seed), "--preview"] + quiet, commands, "synth"
     )

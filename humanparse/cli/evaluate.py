@@ -35,13 +35,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.report import format_table, write_report
+    from humanparse.engine.report import format_table, report_files, write_report
     from humanparse.inference.backends import create_network
-    from humanparse.outputs import check_writable
+    from humanparse.output_paths import check_output_file
 
     resolve_model_arguments(args)
-    if args.out:
-        check_writable(args.out, "report.json")  # before the evaluation, not after it
+    if args.out:  # before the evaluation, not after it
+        check_output_file(
+            args.out,
+            option="--out",
+            inputs=[args.config, args.checkpoint],
+            suffixes=[".json"],
+            extra=report_files(args.out)[1:],
+            example_name="report.json",
+        )
     config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     network = create_network(

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dynamic", action="store_true", help="symbolic batch, height and width")
     parser.add_argument(
-        "--opset", type=int, default=17, help="ONNX opset, at least 11; CSENet needs 16 (default 17)"
+        "--opset", type=int, default=17, help="ONNX opset, 11 to 20; CSENet needs 16 (default 17)"
     )
     parser.add_argument("--with-argmax", action="store_true", help="add the label map output 'labels'")
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
@@ -40,10 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
-    from humanparse.deploy.export import ExportMismatch, export_onnx_checked, verification_sizes
+    from humanparse.deploy.export import ExportMismatch, check_opset, export_onnx_checked, verification_sizes
     from humanparse.errors import ConfigError
     from humanparse.models.weights import load_for_inference
+    from humanparse.output_paths import check_output_file
 
+    check_opset(args.opset)
+    check_output_file(
+        args.onnx,
+        option="--onnx",
+        inputs=[args.config, args.checkpoint],
+        suffixes=[".onnx"],
+        example_name="model.onnx",
+    )
     config = load_config(args.config).override(args.overrides)
     input_size = tuple(args.input_size) if args.input_size else tuple(config.eval.input_size)
     if min(input_size) < 32:

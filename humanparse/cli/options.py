@@ -129,10 +129,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def load_model_config(args: argparse.Namespace):
     """The Config of `resolve_model_arguments`'s result: the recipe stored in a model file, or the named one;
     `--set` overrides applied."""
+    from humanparse.data.labels import check_model_classes
+
     if args.config is None:
         from humanparse.inference.metadata import config_from_model_file
 
-        return config_from_model_file(args.checkpoint).override(args.overrides)
-    from humanparse.configs import load_config
+        config = config_from_model_file(args.checkpoint).override(args.overrides)
+    else:
+        from humanparse.configs import load_config
 
-    return load_config(args.config).override(args.overrides)
+        config = load_config(args.config).override(args.overrides)
+    check_model_classes(config)
+    return config

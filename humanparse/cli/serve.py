@@ -20,6 +20,8 @@ from humanparse.cli.options import (
     resolve_model_arguments,
 )
 
+KEEP_ALIVE_S = 5  # seconds an idle keep-alive connection stays open
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
@@ -68,7 +70,13 @@ def run(args: argparse.Namespace) -> int:
     # decode uploads and encode answers (benchmarks/serve_load.py: 0.84x -> 0.96x offline predict on 2 cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from humanparse.errors import ConfigError
+    from humanparse.serve.startup import check_port, resolve_api_key
 
+    # every option checked before the (slow) imports and the model
+    check_port(args.port)
+    api_key = resolve_api_key(args.api_key, os.environ)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     try:
         import uvicorn
 
@@ -105,10 +113,12 @@ def run(args: argparse.Namespace) -> int:
         max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels,
         timeout_s=args.timeout,
-        api_key=args.api_key or os.environ.get("HUMANPARSE_API_KEY") or None,
+        api_key=api_key,
         request_threads=args.request_threads,
     )
     app = create_app(predictor, settings, palette=args.palette)
     print(f"serving {config.name} on http://{args.host}:{args.port}/ (Ctrl+C stops)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # keep-alive: idle connections are closed after 5 s; a body that does not arrive within --timeout is
+    # answered 408 by the app (uvicorn itself has no body timeout)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
     return 0

@@ -45,8 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.engine import distributed
     from humanparse.engine.trainer import Trainer
+    from humanparse.output_paths import check_output_folder
 
     _check_options(args)
+    # the run's files (checkpoints, logs, config.yaml) never go into the dataset
+    check_output_folder(args.work_dir, option="--work-dir", input_folders=[args.data_root])
     config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse
     if args.epochs is not None:

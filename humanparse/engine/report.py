@@ -132,12 +132,18 @@ def _save(figure, path: Union[str, Path]) -> Path:
     return path
 
 
-def write_report(results: Dict[str, Any], json_path: Union[str, Path]) -> List[Path]:
-    """The JSON report and, next to it, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
+def report_files(json_path: Union[str, Path]) -> List[Path]:
+    """What `write_report` writes: the JSON report, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
     json_path = Path(json_path)
     stem = json_path.with_suffix("")
+    return [json_path, Path(f"{stem}_class_iou.png"), Path(f"{stem}_confusion.png")]
+
+
+def write_report(results: Dict[str, Any], json_path: Union[str, Path]) -> List[Path]:
+    """The JSON report and, next to it, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
+    json_file, class_iou, confusion = report_files(json_path)
     return [
-        write_json(results, json_path),
-        plot_class_iou(results, f"{stem}_class_iou.png"),
-        plot_confusion_matrix(results, f"{stem}_confusion.png"),
+        write_json(results, json_file),
+        plot_class_iou(results, class_iou),
+        plot_confusion_matrix(results, confusion),
     ]

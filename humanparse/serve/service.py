@@ -18,6 +18,7 @@ from humanparse.values import ScaleLimits, parse_flag, parse_scales
 
 FORMATS = ("png", "json")
 PARAMETERS = ("format", "scales", "flip", "mask")
+MAX_MASKS = 32  # as many as a multipart body may carry fields
 SCALE_LIMITS = ScaleLimits(max_count=6, low=0.25, high=2.0)
 """A request's `scales`: stricter than the command line's "positive and finite", since every request shares the
 server's cores: at most 6 passes, each between a quarter and twice the recipe's input size."""
@@ -51,6 +52,8 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     fmt = values.get("format", ["png"])[0].lower()
     if fmt not in FORMATS:
         raise UploadError(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if len(values.get("mask", [])) > MAX_MASKS:  # each mask is a full-size PNG to encode
+        raise UploadError(422, f"at most {MAX_MASKS} mask parameters, got {len(values['mask'])}")
     try:
         flip = parse_flag(values["flip"][0], "flip") if "flip" in values else None
         scales = parse_scales(values["scales"], "scales", SCALE_LIMITS) if "scales" in values else None

@@ -17,6 +17,7 @@ from humanparse.data.io import label_png
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import ConfigError, DataError
 from humanparse.outputs import atomic_write
+from humanparse.suggest import did_you_mean
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OVERLAY_WEIGHT = 0.5  # share of the label colours in the overlay
@@ -247,7 +248,8 @@ def load_label_map(path: PathLike, class_names: Sequence[str]) -> np.ndarray:
         class_id = key if isinstance(key, int) and 0 <= key < len(class_names) else index.get(str(key))
         if class_id is None:
             raise ConfigError(
-                f"--label-map {path}: unknown class {key!r}; the recipe's: {', '.join(class_names)}"
+                f"--label-map {path}: unknown class {key!r}{did_you_mean(str(key), class_names)}; the recipe's: "
+                f"{', '.join(class_names)}"
             )
         if not isinstance(value, int) or not 0 <= value <= 255:
             raise ConfigError(f"--label-map {path}: {key}: {value!r} is not an id in 0..255")

@@ -15,20 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from humanparse.cli.options import add_set_option
+from humanparse.cli.options import add_input_size_option, add_set_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
     parser.add_argument("checkpoint", help="weights: a humanparse checkpoint or a reference one (.pth)")
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="input size of the export (default: the recipe's eval.input_size)",
-    )
+    add_input_size_option(parser, "the recipe's eval.input_size")
     parser.add_argument("--dynamic", action="store_true", help="symbolic batch, height and width")
     parser.add_argument(
         "--opset", type=int, default=17, help="ONNX opset, at least 11; CSENet needs 16 (default 17)"
@@ -40,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
-    from humanparse.errors import ConfigError
     from humanparse.deploy.export import ExportMismatch, export_onnx_checked, verification_sizes
+    from humanparse.errors import ConfigError
     from humanparse.models.weights import load_for_inference
 
     config = load_config(args.config).override(args.overrides)

@@ -12,6 +12,7 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_tta_options(parser)

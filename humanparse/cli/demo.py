@@ -107,6 +107,9 @@ def run_demo(out: Path, *, quick: bool = False, seed: int = 0, progress: bool = 
     )
 
     print(f"[4/5] humanparse predict: parsing {data / 'val_images'}")
+    from humanparse.cli import options
+
+    options._noted.add(RECIPE)  # predict's note on the demo model is for real photos; these are synthetic
     predict_argv = ["predict", config, checkpoint, str(data / "val_images"), "--out", str(predict)]
     _run_command(predict_argv + PREDICT_OPTIONS + quiet, commands, "predict")
 

@@ -16,6 +16,25 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 DEVICES = ("cpu", "cuda")
+DEMO_RECIPE = "ce2p_tiny_synthetic"  # what `humanparse demo` trains: it has only seen drawn people
+DEMO_MODEL_NOTE = (
+    "note: ce2p_tiny_synthetic is the demo's model, trained on synthetic (drawn) people only: on real photos "
+    "expect wrong labels (a cap read as hair, a suit as a dress). `humanparse models` lists the networks "
+    "trained on real photos."
+)
+_noted: set = set()  # the notes this process has printed: each one once
+
+
+def note_demo_model(config_name: str) -> bool:
+    """Print DEMO_MODEL_NOTE on stderr, once per process, when `config_name` is the demo's recipe; True if it
+    was printed now. (The demo marks it as printed: its own photos are synthetic.)"""
+    if config_name != DEMO_RECIPE or DEMO_RECIPE in _noted:
+        return False
+    import sys
+
+    _noted.add(DEMO_RECIPE)
+    print(DEMO_MODEL_NOTE, file=sys.stderr)
+    return True
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:

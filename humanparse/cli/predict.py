@@ -21,6 +21,7 @@ from humanparse.cli.options import (
     add_set_option,
     add_tta_options,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
 
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
     config = load_model_config(args)
+    if placement.is_main:
+        note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
     spec = OutputSpec(

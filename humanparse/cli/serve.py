@@ -18,6 +18,7 @@ from humanparse.cli.options import (
     add_set_option,
     add_tta_options,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
 
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     resolve_model_arguments(args)
     config = load_model_config(args)
+    note_demo_model(config.name)
     predictor = create_predictor(
         config,
         args.checkpoint,

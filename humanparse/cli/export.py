@@ -3,8 +3,8 @@
 The ONNX model takes a normalised image batch "image" (N, 3, H, W), normalised as the recipe's test pipeline
 does, and returns "seg", the logits at about 1/4 of the input size; --with-argmax adds "labels" (N, H, W), the
 argmax of "seg" upsampled to the input size. The file is checked against PyTorch before it is written (a
-failed check writes nothing) and stores its recipe, so `humanparse predict OUT.onnx photos/ --backend
-onnxruntime` needs no config. Needs the onnx extra: pip install 'humanparse[onnx]'.
+failed check writes nothing) and stores its recipe, so `humanparse predict OUT.onnx photos/ --out
+parsed/ --backend onnxruntime` needs no config. Needs the onnx extra: pip install 'humanparse[onnx]'.
 
 Example:
   humanparse export schp_resnet101_lip exp-schp-201908261155-lip.pth --onnx schp_lip.onnx --dynamic

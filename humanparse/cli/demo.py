@@ -60,7 +60,9 @@ class DemoResult:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="humanparse_demo", help="output folder (default ./humanparse_demo)")
     parser.add_argument("--quick", action="store_true", help=f"a one-minute {SMOKE_TEST}")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic dataset")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the synthetic dataset and of the training (default 0)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -94,7 +96,7 @@ def run_demo(out: Path, *, quick: bool = False, seed: int = 0, progress: bool = 
     print(f"[2/5] humanparse train: {RECIPE} for {epochs} epoch(s) on the CPU in {run}")
     # no loader workers: on two cores they would only compete with the two compute threads
     train = ["train", RECIPE, "--data-root", str(data), "--work-dir", str(run), "--overwrite"]
-    train += ["--epochs", str(epochs), "--set", "data.num_workers=0"]
+    train += ["--epochs", str(epochs), "--set", "data.num_workers=0", f"train.seed={seed}"]
     _run_command(train + quiet, commands, "train")
 
     config, checkpoint = str(run / "config.yaml"), str(run / "best.pth")

@@ -57,7 +57,11 @@ def _examples() -> List[List[str]]:
     prose = _INLINE.findall(" ".join(README.read_text().split()))
     for text in _help_texts():
         text = text.replace("\\\n", " ")
-        code += [line.strip() for line in text.splitlines() if line.strip().startswith("humanparse ")]
+        code += [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip().startswith(("humanparse ", "torchrun ")) and "humanparse" in line
+        ]
         prose += _INLINE.findall(" ".join(text.split()))
     found = []
     for line, in_code in [(line, True) for line in code] + [(line, False) for line in prose]:

@@ -10,6 +10,7 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
     add_tta_options(parser)
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report and its two PNGs here")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_set_option(parser)

@@ -14,12 +14,15 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_batch_size_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
     is_model_file,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
 
@@ -37,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also the photos in FILE: one path a line (relative to the current folder), # comments",
     )
     parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
-    parser.add_argument("--batch-size", type=int, default=1, help="photos per forward pass (default 1)")
+    add_batch_size_option(parser)
     parser.add_argument(
         "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
     )
@@ -134,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
     config = load_model_config(args)
+    if placement.is_main:
+        note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
     spec = OutputSpec(

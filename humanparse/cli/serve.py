@@ -12,11 +12,13 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
 
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_tta_options(parser)
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     resolve_model_arguments(args)
     config = load_model_config(args)
+    note_demo_model(config.name)
     predictor = create_predictor(
         config,
         args.checkpoint,

@@ -1,8 +1,8 @@
 """Write a synthetic dataset of people in a real dataset's layout (LIP, CIHP, ATR, VOC, PPP or a plain folder).
 
 The files follow the real layout exactly, so `humanparse train/test/check-data` read them with the matching
-config, e.g. `humanparse synth --layout lip --out data/synth --train 300 --val 60 --preview` and then
-`humanparse train ce2p_tiny_synthetic --data-root data/synth`. Same seed, same files.
+config, e.g. `humanparse synth --layout lip --out data/synth --train 60 --val 20 --size 128 128 --preview`
+and then `humanparse train ce2p_tiny_synthetic --data-root data/synth`. Same seed, same files.
 """
 
 from __future__ import annotations

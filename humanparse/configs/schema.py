@@ -23,6 +23,7 @@ from humanparse.configs.checks import (
     working_size_problem,
 )
 from humanparse.errors import ConfigError
+from humanparse.suggest import did_you_mean
 
 
 class _Section:
@@ -253,11 +254,14 @@ class Config(_Section):
             section: Any = self
             for part in parts[:-1]:
                 if not isinstance(node.get(part), dict):
-                    raise ConfigError(f"unknown config key {key!r}")
+                    raise ConfigError(f"unknown config key {key!r}{did_you_mean(part, node)}")
                 node = node[part]
                 section = getattr(section, part, None)
             if parts[-1] not in node:
-                raise ConfigError(f"unknown config key {key!r}; known in this section: {', '.join(node)}")
+                raise ConfigError(
+                    f"unknown config key {key!r}{did_you_mean(parts[-1], node)}; known in this section: "
+                    f"{', '.join(node)}"
+                )
             node[parts[-1]] = _parse_value(raw, type_hints(type(section)).get(parts[-1]))
         return Config.from_dict(data)
 

@@ -18,6 +18,7 @@ from humanparse.inference.list_files import read_list_file
 from humanparse.inference.own_outputs import drop_own_outputs
 from humanparse.inference.walk import glob_base, glob_files, has_magic, walk_files
 from humanparse.outputs import atomic_write
+from humanparse.suggest import did_you_mean
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OVERLAY_WEIGHT = 0.5  # share of the label colours in the overlay
@@ -166,21 +167,60 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+OUTLINE_BGR = (
+    255,
+    255,
+    255,
+)  # class boundaries on overlays: light, so that dark classes show on dark clothes
+
+
+def class_boundaries(labels: np.ndarray) -> np.ndarray:
+    """Boolean map of the pixels where the class changes (against the left or upper neighbour), about one pixel
+    wide per 500 pixels of the photo's longer side; the ignore value draws no boundary."""
+    edges = np.zeros(labels.shape, dtype=bool)
+    valid = labels != IGNORE_INDEX
+    edges[1:, :] |= (labels[1:, :] != labels[:-1, :]) & valid[1:, :] & valid[:-1, :]
+    edges[:, 1:] |= (labels[:, 1:] != labels[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    width = max(1, int(round(max(labels.shape) / 500)))
+    if width > 1:
+        edges = cv2.dilate(edges.astype(np.uint8), np.ones((width, width), np.uint8)).astype(bool)
+    return edges
+
+
 def overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: str = "lip") -> np.ndarray:
-    """The photo blended with the label colours (background and ignore kept as the photo), BGR uint8."""
+    """The photo blended with the label colours (background and ignore kept as the photo) and the class
+    boundaries drawn in a light outline, BGR uint8."""
     colours = get_palette(palette)[labels][..., ::-1]  # palette is RGB, OpenCV writes BGR
     blended = cv2.addWeighted(image_bgr, 1 - OVERLAY_WEIGHT, np.ascontiguousarray(colours), OVERLAY_WEIGHT, 0)
     keep = (labels == 0) | (labels == IGNORE_INDEX)
     blended[keep] = image_bgr[keep]
+    blended[class_boundaries(labels)] = OUTLINE_BGR
     return blended
 
 
+def colour_labels(labels: np.ndarray, palette: str = "lip") -> np.ndarray:
+    """The label map in the palette's colours, unblended (what the label PNG shows), BGR uint8."""
+    return np.ascontiguousarray(get_palette(palette)[labels][..., ::-1])
+
+
+def legend_classes(labels: np.ndarray, num_classes: int, background: bool = False) -> List[int]:
+    """The class ids a legend of `labels` lists: those present, background (0) only when `background` (it is
+    painted in a label map, left unpainted in an overlay)."""
+    first = 0 if background else 1
+    return [int(c) for c in np.unique(labels) if first <= c < num_classes]
+
+
 def add_legend(
-    image_bgr: np.ndarray, labels: np.ndarray, class_names: Sequence[str], palette: str = "lip"
+    image_bgr: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    palette: str = "lip",
+    background: bool = False,
 ) -> np.ndarray:
-    """`image_bgr` with a panel on its right listing the classes present in `labels` (colour swatch + name)."""
+    """`image_bgr` with a panel on its right listing the classes present in `labels` (colour swatch + name);
+    background only with `background` (see `legend_classes`)."""
     colours = get_palette(palette)
-    present = [int(c) for c in np.unique(labels) if c < len(class_names)]
+    present = legend_classes(labels, len(class_names), background)
     height = image_bgr.shape[0]
     font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
     row = max(14, int(round(22 * scale / 0.45)))
@@ -235,7 +275,8 @@ def load_label_map(path: PathLike, class_names: Sequence[str]) -> np.ndarray:
         class_id = key if numeric and 0 <= key < len(class_names) else index.get(str(key))
         if class_id is None:
             raise ConfigError(
-                f"--label-map {path}: unknown class {key!r}; the recipe's: {', '.join(class_names)}"
+                f"--label-map {path}: unknown class {key!r}{did_you_mean(str(key), class_names)}; the recipe's: "
+                f"{', '.join(class_names)}"
             )
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
             raise ConfigError(f"--label-map {path}: {key}: {value!r} is not an id in 0..255")

@@ -14,6 +14,7 @@ from humanparse.errors import ConfigError
 from humanparse.inference.masks import MaskSpec, compute_mask, mask_png, parse_mask_specs
 from humanparse.inference.prediction_io import png_bytes
 from humanparse.serve.uploads import UploadError
+from humanparse.suggest import did_you_mean
 from humanparse.values import ScaleLimits, parse_flag, parse_scales
 
 FORMATS = ("png", "json")
@@ -44,7 +45,8 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     values: Dict[str, List[str]] = {}
     for name, value in params:
         if name not in PARAMETERS:
-            raise UploadError(422, f"unknown parameter {name!r}; parameters: {', '.join(PARAMETERS)}")
+            close = did_you_mean(name, PARAMETERS)
+            raise UploadError(422, f"unknown parameter {name!r}{close}; parameters: {', '.join(PARAMETERS)}")
         values.setdefault(name, []).append(value)
     for name in ("format", "flip"):
         if len(values.get(name, [])) > 1:

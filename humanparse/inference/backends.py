@@ -18,6 +18,7 @@ from humanparse.inference.predictor import Predictor
 from humanparse.inference.tta import Forward
 from humanparse.errors import ConfigError
 from humanparse.hardware import resolve_device
+from humanparse.zoo import resolve_weights
 
 # backend -> the forward function of a model file on a device (the torch backend builds the network instead)
 RUNTIME_FORWARDS: Dict[str, Callable[[Union[str, Path], str], Forward]] = {
@@ -36,7 +37,7 @@ def runtime_forward(backend: str, weights: Union[str, Path], device: str = "cpu"
     """The forward function of a model file on a runtime backend (not ``torch``)."""
     if backend not in RUNTIME_FORWARDS:
         raise ConfigError(f"unknown runtime backend {backend!r}; choose from {', '.join(RUNTIME_FORWARDS)}")
-    return RUNTIME_FORWARDS[backend](weights, device)
+    return RUNTIME_FORWARDS[backend](resolve_weights(weights), device)
 
 
 def create_predictor(
@@ -55,6 +56,8 @@ def create_predictor(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend != "torch":
+        weights = resolve_weights(weights)  # a zoo name of a model file
     if config is None:
         if backend == "torch":
             raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")

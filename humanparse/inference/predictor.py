@@ -25,10 +25,11 @@ from humanparse.data.io import read_image
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
 from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
-from humanparse.errors import CheckpointError, DataError
+from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
 from humanparse.models.prepare import prepare_for_inference
 from humanparse.models.weights import load_for_inference
+from humanparse.zoo import default_weights
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]
 CHANNEL_ORDERS = ("bgr", "rgb")
@@ -42,8 +43,8 @@ def resolve_config(config: Union[str, Path, Config]) -> Config:
 class Predictor:
     """Run a parsing network on photos with `config.eval`'s protocol, scales and flip.
 
-    `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name), or pass
-    a ready `model`. `forward` replaces the network (e.g. `onnx_forward(path)`). `precision` "bf16"/"fp16" runs
+    `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name; None: the
+    recipe's published weights, `humanparse download NAME` first), or pass a ready `model`. `forward` replaces the network (e.g. `onnx_forward(path)`). `precision` "bf16"/"fp16" runs
     the network under autocast; `optimize` folds BatchNorm into the convolutions and uses channels_last (the
     outputs are unchanged; a given `model` is copied, never modified).
     """
@@ -66,8 +67,8 @@ class Predictor:
         if forward is None:
             owned = model is None
             if owned:
-                if checkpoint is None:
-                    raise CheckpointError("Predictor needs a checkpoint, a model or a forward function")
+                if checkpoint is None:  # the recipe's published weights, by their zoo name
+                    checkpoint = default_weights(self.config.name)
                 model = load_for_inference(self.config, checkpoint, device)
             self.model = model.eval().to(self.device)
             if optimize:

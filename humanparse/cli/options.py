@@ -109,7 +109,9 @@ def resolve_model_arguments(args: argparse.Namespace, positional: str = "") -> N
             f"give the weights after the config {args.config!r} (a .pth, a zoo name or a model file)"
         )
     if args.backend is None:
-        args.backend = MODEL_FILE_BACKENDS.get(Path(args.checkpoint).suffix.lower(), "torch")
+        from humanparse.zoo.table import weights_suffix
+
+        args.backend = MODEL_FILE_BACKENDS.get(weights_suffix(args.checkpoint), "torch")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,10 @@
 Imports no torch: `humanparse models` and `humanparse download` stay quick, and every layer may use it.
 """
 
+from pathlib import Path
+from typing import Optional, Union
+
+from humanparse.errors import ConfigError
 from humanparse.zoo.cache import models_dir
 from humanparse.zoo.download import download_entry
 from humanparse.zoo.resolve import default_weights, resolve, resolve_weights
@@ -15,9 +19,18 @@ __all__ = [
     "ZooFile",
     "default_weights",
     "download_entry",
+    "download_weights",
     "get_entry",
     "models_dir",
     "resolve",
     "resolve_weights",
     "zoo_names",
 ]
+
+
+def download_weights(name: str, to: Optional[Union[str, Path]] = None, progress: bool = True) -> Path:
+    """`humanparse download NAME` from Python: the verified local path of a zoo entry (cache, or the folder `to`)."""
+    entry = get_entry(name)
+    if entry is None:
+        raise ConfigError(f"not a model-zoo name: {name} (`humanparse models` lists them)")
+    return download_entry(entry, Path(to) if to is not None else None, progress=progress)

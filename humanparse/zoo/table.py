@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from humanparse.errors import ConfigError
@@ -463,3 +464,10 @@ def entry_of_file(file_name: str) -> Optional[ZooEntry]:
     """
     found = [e for e in ZOO.values() for f in e.files if f.name.rsplit("/", 1)[-1] == file_name]
     return found[0] if len(found) == 1 else None
+
+
+def weights_suffix(weights: str) -> str:
+    """The lower-case suffix of a weights argument's file: a path's own, or a zoo entry's file (".onnx" for
+    `ootd_parsing_atr`), so that a runtime can be chosen before anything is resolved."""
+    entry = get_entry(weights)
+    return Path(entry.path_name if entry is not None else weights).suffix.lower()

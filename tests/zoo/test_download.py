@@ -134,6 +134,18 @@ def test_a_good_file_is_verified_recorded_and_renamed_into_place(server, tmp_pat
     assert len(server.requests) == 1
 
 
+def test_download_weights_from_python(server, monkeypatch):
+    import humanparse
+
+    server.routes["/w.pth"] = serve(PAYLOAD)
+    entry = entry_with(http_source(server, "/w.pth"))
+    monkeypatch.setitem(table.ZOO, entry.name, entry)
+    assert humanparse.download_weights(entry.name, progress=False) == cache.models_dir() / "weights.pth"
+    assert resolve(entry.name).read_bytes() == PAYLOAD
+    with pytest.raises(ConfigError, match="not a model-zoo name: nothing_here"):
+        humanparse.download_weights("nothing_here")
+
+
 def test_a_corrupted_file_is_deleted_and_the_source_named(server, tmp_path):
     corrupted = bytearray(PAYLOAD)
     corrupted[1000] ^= 0xFF

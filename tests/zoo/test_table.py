@@ -110,3 +110,11 @@ def test_a_file_name_finds_its_entry_only_when_unambiguous():
     assert entry_of_file("exp-schp-201908261155-lip.pth").name == "schp_resnet101_lip"
     assert entry_of_file("LIP_epoch_149.pth") is None  # CE2P's and CDGNet's
     assert entry_of_file("photo.jpg") is None
+
+
+def test_the_runtime_of_a_zoo_name_comes_from_its_file():
+    from humanparse.zoo.table import weights_suffix
+
+    assert weights_suffix("ootd_parsing_atr") == ".onnx"
+    assert weights_suffix("schp_resnet101_lip") == ".pth"
+    assert weights_suffix("model.XML") == ".xml"

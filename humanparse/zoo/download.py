@@ -157,18 +157,19 @@ def _try_source(file: ZooFile, folder: Path, source: Source, progress: bool, log
             desc=file.name.rsplit("/", 1)[-1],
         )
     except SourceError as error:
-        if file.sha256 is None:
-            part.unlink(missing_ok=True)
+        # what arrived is kept for the next source or run only when the final hash check can vouch for it
+        if file.sha256 is None or not part.exists() or part.stat().st_size == 0:
+            _discard(part, origin)
         return str(error)
     except OSError as error:  # writing the partial file: a full disk, a read-only folder
         raise CheckpointError(f"cannot write {part}: {error.strerror or error}") from error
     size = part.stat().st_size if part.exists() else 0
     if file.size is not None and size != file.size:
-        part.unlink(missing_ok=True)
+        _discard(part, origin)
         return f"gave {size} bytes, the published file has {file.size}; deleted"
     digest = cache.sha256_of(part)
     if file.sha256 is not None and digest != file.sha256:
-        part.unlink(missing_ok=True)
+        _discard(part, origin)
         return f"gave a file with SHA-256 {digest}, the published one is {file.sha256}; deleted"
     fsync_file(part)
     os.replace(part, path)
@@ -178,6 +179,12 @@ def _try_source(file: ZooFile, folder: Path, source: Source, progress: bool, log
     kind = "SHA-256 verified" if file.sha256 else "no published hash; SHA-256 recorded"
     log(f"{file.name}: {human_size(size)}, {kind}")
     return None
+
+
+def _discard(part: Path, origin: Path) -> None:
+    """Delete a partial download that must not be continued, and the note of where it came from."""
+    part.unlink(missing_ok=True)
+    origin.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> str:

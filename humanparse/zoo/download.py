@@ -119,13 +119,16 @@ def download_file(file: ZooFile, folder: Path, *, progress: bool = True, log: Lo
     except OSError as error:
         raise CheckpointError(f"cannot write {path.parent}: {error.strerror or error}") from error
     attempts: List[str] = []
-    with _exclusive(folder, file):
-        for source in sources:
-            outcome = _try_source(file, folder, source, progress, log)
-            if outcome is None:
-                return path
-            attempts.append(f"  - {source.label} ({source.url}): {outcome}")
-            log(f"{file.name}: {source.label}: {outcome}")
+    try:
+        with _exclusive(folder, file):
+            for source in sources:
+                outcome = _try_source(file, folder, source, progress, log)
+                if outcome is None:
+                    return path
+                attempts.append(f"  - {source.label} ({source.url}): {outcome}")
+                log(f"{file.name}: {source.label}: {outcome}")
+    except OSError as error:  # the folder: read-only, full, a file in the way
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from error
     lines = [f"could not download {file.name}:", *attempts]
     if file.manual_sources:
         lines.append(manual_steps(file, path))
@@ -161,8 +164,6 @@ def _try_source(file: ZooFile, folder: Path, source: Source, progress: bool, log
         if file.sha256 is None or not part.exists() or part.stat().st_size == 0:
             _discard(part, origin)
         return str(error)
-    except OSError as error:  # writing the partial file: a full disk, a read-only folder
-        raise CheckpointError(f"cannot write {part}: {error.strerror or error}") from error
     size = part.stat().st_size if part.exists() else 0
     if file.size is not None and size != file.size:
         _discard(part, origin)

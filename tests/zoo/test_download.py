@@ -370,3 +370,19 @@ def test_models_lists_sizes_licences_sources_and_cache_state(server, tmp_path, m
     assert re.search(r"test_weights .* 300\.0 kB\s+known\s+test NC\s+no .* verified", text)
     assert cli_main(["download", "no_such_weights"]) == 2
     assert "not a model-zoo name: no_such_weights" in capsys.readouterr().err
+    assert cli_main(["models", "segformer_b2_clothes"]) == 0
+    details = capsys.readouterr().out
+    assert "segformer_b2_clothes/config.json: size unknown, SHA-256 no published hash" in details
+    assert "recipe: " in details and "commercial use: unknown" in details
+    assert cli_main(["download", "csenet_resnet101_lip", "--quiet"]) == 1
+    assert "enter the extraction code bb9c" in capsys.readouterr().err
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(server, tmp_path):
+    server.routes["/w.pth"] = serve(PAYLOAD)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CheckpointError, match="cannot write"):
+        download_entry(
+            entry_with(http_source(server, "/w.pth")), blocker / "cache", progress=False, log=print
+        )

@@ -118,3 +118,17 @@ def test_the_runtime_of_a_zoo_name_comes_from_its_file():
     assert weights_suffix("ootd_parsing_atr") == ".onnx"
     assert weights_suffix("schp_resnet101_lip") == ".pth"
     assert weights_suffix("model.XML") == ".xml"
+
+
+def test_the_cache_folder_is_one_place_the_variable_moves(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from humanparse.zoo.cache import cache_root, models_dir
+
+    monkeypatch.setenv("HUMANPARSE_CACHE", str(tmp_path / "mine"))
+    assert models_dir() == tmp_path / "mine" / "models"
+    monkeypatch.delenv("HUMANPARSE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "humanparse"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_root() == Path.home() / ".cache" / "humanparse"

@@ -28,7 +28,8 @@ from humanparse.zoo.table import Source
 
 DRIVE_DOWNLOAD_URL = "https://drive.usercontent.google.com/download"
 TIMEOUT_S = 60.0
-RETRIES = 3  # reconnections after a dropped connection, as long as each one brought new bytes
+RETRIES = 3  # fresh starts when a source's ranges do not continue the file
+RECONNECTS = 20  # reconnections after dropped connections, as long as each one brought new bytes
 CHUNK = 1 << 20
 _QUOTA_PHRASES = ("too many users", "quota exceeded", "download quota", "exceeded the quota")
 
@@ -67,7 +68,7 @@ def fetch(
     Raises SourceError in one line: not found, a refused connection, a size other than `expected_size`, a Drive
     quota page, or a connection that keeps dropping. What arrived stays in `part`.
     """
-    attempts = 0
+    attempts = reconnects = 0
     while True:
         before = part.stat().st_size if part.exists() else 0
         try:
@@ -82,9 +83,9 @@ def fetch(
             if attempts > RETRIES:
                 raise SourceError("keeps answering with a range that does not continue the file") from None
         except _Dropped as dropped:
-            attempts += 1
+            reconnects += 1
             after = part.stat().st_size if part.exists() else 0
-            if attempts > RETRIES or after <= before:
+            if reconnects > RECONNECTS or after <= before:
                 raise SourceError(f"the connection dropped at byte {after} ({dropped})") from None
 
 
@@ -114,6 +115,8 @@ def _open_checked(url: str, offset: int, expected_size: Optional[int]):
         raise SourceError(f"no answer within {TIMEOUT_S:.0f} s") from None
     except (http.client.HTTPException, ConnectionError) as error:
         raise SourceError(f"the connection failed: {error or type(error).__name__}") from None
+    except ValueError as error:  # a malformed URL (the mirror variable's, say)
+        raise SourceError(f"not a valid URL: {error}") from None
 
 
 def _fetch_http(

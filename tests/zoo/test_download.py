@@ -197,6 +197,15 @@ def test_a_dropped_connection_is_resumed_where_it_stopped(server, tmp_path):
     assert (tmp_path / "weights.pth").read_bytes() == PAYLOAD
 
 
+def test_a_connection_dropping_again_and_again_still_completes(server, tmp_path):
+    server.routes["/w.pth"] = serve(PAYLOAD, drop_after=50_000, drops=4)
+    download_entry(entry_with(http_source(server, "/w.pth")), tmp_path, progress=False, log=lambda line: None)
+    assert [r for _, r in server.requests] == [None] + [
+        f"bytes={n}-" for n in (50_000, 100_000, 150_000, 200_000)
+    ]
+    assert (tmp_path / "weights.pth").read_bytes() == PAYLOAD
+
+
 def test_a_connection_that_keeps_dropping_moves_on_and_keeps_nothing_under_the_final_name(server, tmp_path):
     server.routes["/w.pth"] = serve(PAYLOAD, drop_after=0, drops=100)
     entry = entry_with(http_source(server, "/w.pth", "flaky"))

@@ -217,8 +217,10 @@ class _FormParser(HTMLParser):
         if tag == "form" and self.action is None:
             self.action = values.get("action") or ""
             self._in_form = True
-        elif tag == "input" and self._in_form and values.get("name"):
-            self.fields[values["name"]] = values.get("value") or ""
+        elif tag == "input" and self._in_form:
+            name = values.get("name")
+            if name:
+                self.fields[name] = values.get("value") or ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

@@ -101,8 +101,8 @@ class ZooEntry:
     @property
     def size(self) -> Optional[int]:
         """Total bytes, None when any file's size is unknown."""
-        sizes = [file.size for file in self.files]
-        return None if any(size is None for size in sizes) else sum(sizes)
+        sizes = [file.size for file in self.files if file.size is not None]
+        return sum(sizes) if len(sizes) == len(self.files) else None
 
     @property
     def automatic(self) -> bool:

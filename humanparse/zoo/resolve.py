@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Set, Union
 
 from humanparse.errors import CheckpointError
+from humanparse.suggest import did_you_mean
 from humanparse.zoo import cache
 from humanparse.zoo.download import human_size, manual_steps
-from humanparse.zoo.table import ZooEntry, ZooFile, entry_of_file, get_entry
+from humanparse.zoo.table import ZooEntry, ZooFile, entry_of_file, get_entry, zoo_names
 
 NOTICES = ".licence-shown"
 _shown: Set[str] = set()
@@ -42,6 +43,7 @@ def resolve_weights(source: Union[str, Path]) -> Path:
         if not path.exists():
             raise CheckpointError(
                 f"{text!r} is neither an existing file nor a model-zoo name (`humanparse models` lists them)"
+                f"{did_you_mean(text, zoo_names())}"
             )
     if not path.exists():
         entry = entry_of_file(path.name)
@@ -57,7 +59,9 @@ def resolve(name: str) -> Path:
     """The verified local copy of a zoo entry (its file, or its folder for a bundle)."""
     entry = get_entry(name)
     if entry is None:
-        raise CheckpointError(f"{name!r} is not a model-zoo name (`humanparse models` lists them)")
+        raise CheckpointError(
+            f"{name!r} is not a model-zoo name (`humanparse models` lists them){did_you_mean(name, zoo_names())}"
+        )
     folder = cache.models_dir()
     for file in entry.files:
         _check_cached(entry, file, folder)

@@ -31,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("name the weights to download (`humanparse models` lists them), or give --all")
     unknown = [name for name in args.names if name not in ZOO]
     if unknown:
-        raise ConfigError(f"not a model-zoo name: {', '.join(unknown)} (`humanparse models` lists them)")
+        from humanparse.suggest import did_you_mean
+
+        hint = did_you_mean(unknown[0], ZOO) if len(unknown) == 1 else ""
+        raise ConfigError(
+            f"not a model-zoo name: {', '.join(unknown)} (`humanparse models` lists them){hint}"
+        )
     names = list(dict.fromkeys(args.names))
     manual = []
     if args.all:

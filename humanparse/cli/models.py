@@ -98,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
 
     unknown = [name for name in args.names if name not in ZOO]
     if unknown:
-        raise ConfigError(f"not a model-zoo name: {', '.join(unknown)} (`humanparse models` lists them)")
+        from humanparse.suggest import did_you_mean
+
+        hint = did_you_mean(unknown[0], ZOO) if len(unknown) == 1 else ""
+        raise ConfigError(
+            f"not a model-zoo name: {', '.join(unknown)} (`humanparse models` lists them){hint}"
+        )
     entries = [ZOO[name] for name in args.names] if args.names else list(ZOO.values())
     described = [_describe(entry) for entry in entries]
     if args.json:

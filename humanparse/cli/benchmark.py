@@ -1,7 +1,7 @@
 """Time our networks' inference: median latency and images per second of each recipe on this machine.
 
-Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded,
-channels_last), and given random images of --size (default: the recipe's input size) in batches of --batch;
+Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded, the
+CPU kernels chosen by measurement for this input shape and cached, or forced with --kernels), and given random images of --size (default: the recipe's input size) in batches of --batch;
 the time is the median of --repeats runs after --warmup untimed ones. peak MiB is the process's peak resident
 memory on a CPU, and what torch allocated on a GPU. Comparisons with the reference implementations live in
 the repository's benchmarks/ folder, not here.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_benchmark_options, add_precision_option
+from humanparse.cli.options import add_benchmark_options, add_kernels_option, add_precision_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_benchmark_options(parser, default_size=None)
     parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
     add_precision_option(parser)
+    add_kernels_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from humanparse.inference.timing import format_timings, resolve_device, time_inference
     from humanparse.hardware import cpu_bf16_support
+    from humanparse.inference.timing import format_timings, resolve_device, time_inference
 
     device = resolve_device(args.device)
     if args.threads:
@@ -38,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu" and args.precision == "bf16":
         print(cpu_bf16_support()[1])
     timings = [
-        time_inference(name, args.device, args.precision, args.size, args.batch, args.repeats, args.warmup)
+        time_inference(
+            name, args.device, args.precision, args.size, args.batch, args.repeats, args.warmup, args.kernels
+        )
         for name in args.configs
     ]
+    for timing in timings:  # what was chosen and why: measured here, read from the cache, or forced
+        print(f"{timing.config}: {timing.kernels}")
     print(format_timings(timings))
     return 0

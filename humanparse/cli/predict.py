@@ -14,6 +14,7 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_kernels_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
     add_precision_option(parser)
+    add_kernels_option(parser)
     parser.add_argument("--batch-size", type=int, default=1, help="photos per forward pass (default 1)")
     parser.add_argument(
         "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette
+    from humanparse.errors import ConfigError
     from humanparse.inference.backends import create_predictor
     from humanparse.inference.masks import parse_mask_specs
     from humanparse.inference.pipeline import (
@@ -105,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
-    from humanparse.errors import ConfigError
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         scales=args.scales,
         flip=args.flip,
         precision=args.precision,
+        kernels=args.kernels,
     )
     workers = args.workers if args.workers is not None else default_workers(placement.threads)
     bars = []

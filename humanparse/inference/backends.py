@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Union
 
 from humanparse.configs import Config
-from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
-from humanparse.inference.predictor import Predictor
-from humanparse.inference.tta import Forward
 from humanparse.errors import ConfigError
 from humanparse.hardware import resolve_device
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
+from humanparse.inference.tta import Forward
 
 # backend -> the forward function of a model file on a device (the torch backend builds the network instead)
 RUNTIME_FORWARDS: Dict[str, Callable[[Union[str, Path], str], Forward]] = {
@@ -48,10 +48,12 @@ def create_predictor(
     precision: str = "fp32",
     scales: Optional[Sequence[float]] = None,
     flip: Optional[bool] = None,
+    kernels: Optional[str] = None,
 ) -> Predictor:
     """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS).
 
     `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
+    `kernels` (torch backend): the CPU kernel choice, see `humanparse.models.prepare.choose_kernels`.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -63,9 +65,13 @@ def create_predictor(
         config = config_from_model_file(weights)
     if backend == "torch":
         resolve_device(device)
-        return Predictor(config, weights, device=device, precision=precision, scales=scales, flip=flip)
+        return Predictor(
+            config, weights, device=device, precision=precision, scales=scales, flip=flip, kernels=kernels
+        )
     if precision != "fp32":
         raise ConfigError(f"--precision {precision} applies to --backend torch; a model file sets its own")
+    if kernels is not None:
+        raise ConfigError(f"--kernels {kernels} applies to --backend torch; {backend} picks its own kernels")
     # the runtime moves the images to its device itself; the test-time protocol runs on the CPU
     forward = runtime_forward(backend, weights, device)
     predictor = Predictor(config, forward=forward, device="cpu", scales=scales, flip=flip)

@@ -24,9 +24,9 @@ from humanparse.configs import Config, load_config
 from humanparse.data.io import read_image
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
-from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import CheckpointError, DataError
 from humanparse.hardware import resolve_device
+from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.models.prepare import prepare_for_inference
 from humanparse.models.weights import load_for_inference
 
@@ -39,13 +39,24 @@ def resolve_config(config: Union[str, Path, Config]) -> Config:
     return config if isinstance(config, Config) else load_config(str(config))
 
 
+def predicted_input_shape(config: Config, flip: Optional[bool] = None) -> Optional[Tuple[int, ...]]:
+    """The network input of one photo under `config.eval` (the flipped copy doubles the batch); None when the
+    size varies with the photo (keep-ratio resizing)."""
+    evaluation = config.eval
+    if evaluation.protocol == "resize" and evaluation.keep_ratio:
+        return None
+    batch = 2 if (evaluation.flip if flip is None else flip) else 1
+    return (batch, 3, *(int(side) for side in evaluation.input_size))
+
+
 class Predictor:
     """Run a parsing network on photos with `config.eval`'s protocol, scales and flip.
 
     `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name), or pass
     a ready `model`. `forward` replaces the network (e.g. `onnx_forward(path)`). `precision` "bf16"/"fp16" runs
-    the network under autocast; `optimize` folds BatchNorm into the convolutions and uses channels_last (the
-    outputs are unchanged; a given `model` is copied, never modified).
+    the network under autocast; `optimize` folds BatchNorm into the convolutions and picks the CPU kernels by
+    measurement for the protocol's input size (`kernels` "auto", "winograd" or "onednn", default
+    $HUMANPARSE_KERNELS or "auto"; the outputs are unchanged; a given `model` is copied, never modified).
     """
 
     def __init__(
@@ -60,6 +71,7 @@ class Predictor:
         flip: Optional[bool] = None,
         precision: str = "fp32",
         optimize: bool = True,
+        kernels: Optional[str] = None,
     ) -> None:
         self.config = resolve_config(config)
         self.device = resolve_device(device)
@@ -72,7 +84,14 @@ class Predictor:
             self.model = model.eval().to(self.device)
             if optimize:
                 example = torch.zeros(1, 3, 65, 65, device=self.device)
-                self.model = prepare_for_inference(self.model, example, inplace=owned)
+                self.model = prepare_for_inference(
+                    self.model,
+                    example,
+                    inplace=owned,
+                    kernels=kernels,
+                    input_shape=predicted_input_shape(self.config, flip),
+                    precision=precision,
+                )
             forward = model_forward(self.model, self.config.eval.output, precision)
         else:
             self.model = model

@@ -33,6 +33,7 @@ class Timing:
     batch: int
     median_ms: float
     peak_mib: Optional[float] = None
+    kernels: str = ""  # the prepared network's kernel choice and why (`KernelChoice.describe`)
 
     @property
     def images_per_s(self) -> float:
@@ -65,10 +66,12 @@ def time_inference(
     batch: int = 1,
     repeats: int = 5,
     warmup: int = 2,
+    kernels: Optional[str] = None,
 ) -> Timing:
     """Time `repeats` forward passes of a recipe's network (after `warmup` untimed ones); median per batch.
 
-    `size` is a square input side; None takes the recipe's `model.input_size`.
+    `size` is a square input side; None takes the recipe's `model.input_size`. `kernels`: the CPU kernel choice
+    (auto/winograd/onednn, default $HUMANPARSE_KERNELS or auto), made for this input shape as `predict` makes it.
     """
     from humanparse.configs import get_config
     from humanparse.inference.tta import model_forward
@@ -87,7 +90,9 @@ def time_inference(
     height, width = (size, size) if size else tuple(config.model.input_size)
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
-    model = prepare_for_inference(model, images[:1], inplace=True)
+    model = prepare_for_inference(
+        model, images[:1], inplace=True, kernels=kernels, input_shape=tuple(images.shape), precision=precision
+    )
     forward = model_forward(model, config.eval.output, precision)
     if target.type == "cuda":
         torch.cuda.reset_peak_memory_stats(target)
@@ -108,6 +113,7 @@ def time_inference(
         batch,
         1000 * statistics.median(times),
         peak_memory_mib(target),
+        model.kernel_choice.describe(),
     )
 
 

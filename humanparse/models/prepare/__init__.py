@@ -1,5 +1,13 @@
-"""Preparing a network for inference: `prepare_for_inference` (prepare.py) and the Winograd CPU kernels it uses (winograd.py)."""
+"""Preparing a network for inference: `prepare_for_inference` (prepare.py), the Winograd CPU kernels it may use
+(winograd.py) and the measured choice between kernels (autotune.py)."""
 
+from humanparse.models.prepare.autotune import (
+    KERNEL_MODES,
+    KERNELS_ENV,
+    KernelChoice,
+    choose_kernels,
+    resolve_kernel_mode,
+)
 from humanparse.models.prepare.prepare import (
     PRECISIONS,
     autocast,
@@ -22,6 +30,11 @@ from humanparse.models.prepare.winograd import (
 )
 
 __all__ = [
+    "KERNEL_MODES",
+    "KERNELS_ENV",
+    "KernelChoice",
+    "choose_kernels",
+    "resolve_kernel_mode",
     "PRECISIONS",
     "WINOGRAD_MIN_CHANNELS",
     "WINOGRAD_MIN_PIXELS",

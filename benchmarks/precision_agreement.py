@@ -30,6 +30,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from benchlib.precision import precision_agreement
 
     args = parse_args(argv)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     print(precision_agreement(args.checkpoint, args.data_root, args.precision, args.device, args.limit))
     return 0
 

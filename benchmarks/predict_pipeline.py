@@ -85,7 +85,7 @@ def efficiency(args, config, weights: Path, photos: List[Path], work: Path) -> N
     from humanparse.inference.prediction_io import plan_inputs
     from humanparse.inference.predictor import Predictor
 
-    predictor = Predictor(config, weights, device=args.device, precision=args.precision)
+    predictor = Predictor(config, weights, device=args.device, precision=args.precision, kernels=args.kernels)
     samples = [predictor.transform(read_image(path)) for path in photos]
     batches = [samples[i : i + args.batch_size] for i in range(0, len(samples), args.batch_size)]
     predictor.predict_samples(batches[0])  # warm-up
@@ -294,7 +294,14 @@ def schp(args, photos: List[Path], work: Path) -> None:
             picture.putpalette([v for i in range(20) for v in (i, i, i)])
             picture.save(out / (meta["name"][0][:-4] + ".png"))
     theirs = len(dataset) / (time.perf_counter() - start)
-    predictor = Predictor("schp_resnet101_lip", weights, scales=[1.0], flip=False)
+    predictor = Predictor(
+        "schp_resnet101_lip",
+        weights,
+        scales=[1.0],
+        flip=False,
+        precision=args.precision,
+        kernels=args.kernels,
+    )
     workers = args.workers if args.workers is not None else default_workers(available_cores())
     run_pipeline(predictor, plan_inputs([photos[0]]), work / "warm", OutputSpec(), workers=workers)
     summary = run_pipeline(
@@ -310,7 +317,7 @@ def schp(args, photos: List[Path], work: Path) -> None:
     )  # fmt: skip
     target = "PASS" if ours / theirs >= 1.5 else "MISS"
     print(f"SCHP simple_extractor loop (CPU, fp32, batch 1): {theirs:.2f} images/s")
-    print(f"humanparse predict schp_resnet101_lip (fp32, batch {args.batch_size}, {workers} workers): "
+    print(f"humanparse predict schp_resnet101_lip ({args.precision}, batch {args.batch_size}, {workers} workers): "
           f"{ours:.2f} images/s -> {ours / theirs:.2f}x (target >= 1.5: {target}); label agreement {agree:.4f}")  # fmt: skip
 
 

@@ -204,3 +204,13 @@ def test_the_predictor_passes_the_forced_choice_on():
     predictor = Predictor(config, model=model, kernels="onednn", flip=False)
     assert predictor.model.kernel_choice.source == "forced"
     assert predicted_input_shape(config, flip=True) == (2, 3, *config.eval.input_size)
+
+
+def test_bf16_is_measured_in_bf16_and_never_picks_winograd():
+    # NNPACK has no bf16 kernels: under autocast the ordinary path runs, so only the layout is chosen
+    choice = choose_kernels(_model(), SHAPE, precision="bf16", budget_s=0.3)
+    assert choice.source == "measured" and choice.winograd_layers == ()
+    assert "no Winograd in bf16" in choice.reason
+    assert cache_path(cache_identity(_model(), SHAPE, "bf16")) != cache_path(
+        cache_identity(_model(), SHAPE, "fp32")
+    )

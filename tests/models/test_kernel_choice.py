@@ -214,3 +214,19 @@ def test_bf16_is_measured_in_bf16_and_never_picks_winograd():
     assert cache_path(cache_identity(_model(), SHAPE, "bf16")) != cache_path(
         cache_identity(_model(), SHAPE, "fp32")
     )
+
+
+class _NeedsValues(nn.Module):
+    """A forward that reads a value (impossible on the meta device)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * float(x.mean().item() > 0)
+
+
+def test_a_network_whose_shapes_cannot_be_traced_keeps_the_default():
+    choice = choose_kernels(_NeedsValues().eval(), SHAPE)
+    assert choice.source == "default" and "not measured" in choice.reason

@@ -441,7 +441,16 @@ def choose_kernels(
             cached.source, cached.seconds = "cache", time.perf_counter() - start
             cached.reason = f"{cached.reason} [cached in {cache_path(identity)}]"
             return cached
-    choice = measure_choice(model, input_shape, precision, budget_s)
+    try:
+        choice = measure_choice(model, input_shape, precision, budget_s)
+    except (
+        RuntimeError,
+        NotImplementedError,
+        TypeError,
+        ValueError,
+    ) as error:  # e.g. an op without a meta kernel
+        _logger.warning("kernel choice not measured: %s", str(error).splitlines()[0] if str(error) else error)
+        return default_choice(model, f"not measured ({type(error).__name__} while tracing the shapes)")
     if use_cache:
         write_cached(identity, choice)
     return choice

@@ -47,22 +47,23 @@ BREAKDOWN = """
 import time
 start = time.perf_counter()
 import torch
-from humanparse.inference.predictor import Predictor, predicted_input_shape
-from humanparse.models.prepare import prepare_for_inference
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes.torch_runtime import network_input_shape
+from humanparse.models.prepare import prepare_with_choice
 from humanparse.models.weights import load_for_inference
 from humanparse.configs import load_config
 imported = time.perf_counter()
 config = load_config("schp_resnet101_lip")
 model = load_for_inference(config, {weights!r})
 loaded = time.perf_counter()
-model = prepare_for_inference(model, torch.zeros(1, 3, 65, 65), inplace=True,
-                              input_shape=predicted_input_shape(config))
+model, choice = prepare_with_choice(model, torch.zeros(1, 3, 65, 65), inplace=True,
+                                    input_shape=network_input_shape(config))
 prepared = time.perf_counter()
 predictor = Predictor(config, model=model, optimize=False)
 labels = predictor({photo!r})
 done = time.perf_counter()
 print(f"import {{imported - start:.2f}} s, build + load {{loaded - imported:.2f}} s, prepare {{prepared - loaded:.2f}} s "
-      f"({{model.kernel_choice.source}}), first photo {{done - prepared:.2f}} s")
+      f"({{choice.source}}), first photo {{done - prepared:.2f}} s")
 """
 
 

@@ -131,7 +131,7 @@ def stages(args, config, weights: Path, photos: List[Path], work: Path) -> None:
 
     predictor = Predictor(config, weights, device=args.device, precision=args.precision, kernels=args.kernels)
     tta = predictor.tta
-    print(f"{args.config} {args.precision}: {predictor.model.kernel_choice.describe()}")
+    print(f"{args.config} {args.precision}: {predictor.network.kernels.describe()}")
     times: dict = {}
 
     def timed(stage: str, function, *arguments, **keywords):

@@ -74,9 +74,9 @@ def time_inference(
     (auto/winograd/onednn, default $HUMANPARSE_KERNELS or auto), made for this input shape as `predict` makes it.
     """
     from humanparse.configs import get_config
-    from humanparse.inference.tta import model_forward
+    from humanparse.inference.runtimes.torch_runtime import model_forward
     from humanparse.models.builder import build_model
-    from humanparse.models.prepare import prepare_for_inference
+    from humanparse.models.prepare import prepare_with_choice
 
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -90,7 +90,7 @@ def time_inference(
     height, width = (size, size) if size else tuple(config.model.input_size)
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
-    model = prepare_for_inference(
+    model, choice = prepare_with_choice(
         model, images[:1], inplace=True, kernels=kernels, input_shape=tuple(images.shape), precision=precision
     )
     forward = model_forward(model, config.eval.output, precision)
@@ -113,7 +113,7 @@ def time_inference(
         batch,
         1000 * statistics.median(times),
         peak_memory_mib(target),
-        model.kernel_choice.describe(),
+        choice.describe(),
     )
 
 

@@ -20,7 +20,7 @@ from humanparse.models.prepare import (
     WinogradConv2d,
     choose_kernels,
     fold_batchnorm,
-    prepare_for_inference,
+    prepare_with_choice,
     resolve_kernel_mode,
     to_input,
     winograd_available,
@@ -94,11 +94,11 @@ def test_every_kernel_choice_gives_the_same_labels(kernels, channels_last):
     images = torch.randn(2, *SHAPE[1:], generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = model(images)
-    prepared = prepare_for_inference(
+    prepared, choice = prepare_with_choice(
         model, images[:1], kernels=kernels, input_shape=SHAPE, channels_last=channels_last
     )
     with torch.inference_mode():
-        actual = prepared(to_input(images, prepared.kernel_choice.channels_last))
+        actual = prepared(to_input(images, choice.channels_last))
     assert torch.equal(actual.argmax(1), expected.argmax(1))
     assert float((actual - expected).norm() / expected.norm()) < 1e-5
     if kernels == "winograd" and winograd_available():
@@ -115,11 +115,11 @@ def test_a_real_network_gives_the_same_labels_with_each_choice(kernels):
     images = torch.randn(1, 3, 97, 81)
     with torch.no_grad():
         expected = model(images)["seg"]
-    prepared = prepare_for_inference(
+    prepared, choice = prepare_with_choice(
         model, torch.randn(1, 3, 65, 65), kernels=kernels, input_shape=(1, 3, 97, 81)
     )
     with torch.inference_mode():
-        actual = prepared(to_input(images, prepared.kernel_choice.channels_last))["seg"]
+        actual = prepared(to_input(images, choice.channels_last))["seg"]
     assert float((actual.argmax(1) == expected.argmax(1)).float().mean()) >= 0.999
 
 
@@ -148,8 +148,8 @@ def test_a_cached_choice_names_the_layers_it_switches(tmp_path):
     path.parent.mkdir(parents=True)
     stored = KernelChoice("auto", False, ("wide",), "planted", "measured")
     path.write_text(json.dumps({"identity": identity, "choice": stored.to_json()}))
-    prepared = prepare_for_inference(model, torch.randn(1, 3, 16, 16), input_shape=SHAPE)
-    assert prepared.kernel_choice.source == "cache" and not prepared.kernel_choice.channels_last
+    prepared, choice = prepare_with_choice(model, torch.randn(1, 3, 16, 16), input_shape=SHAPE)
+    assert choice.source == "cache" and not choice.channels_last
     if winograd_available():
         assert isinstance(prepared.wide, WinogradConv2d)
         assert prepared.pyramid.full_resolution_conv is conv2d_stride1  # not named, not switched
@@ -197,13 +197,14 @@ def test_without_a_shape_nothing_is_measured_and_a_gpu_keeps_its_kernels():
 
 
 def test_the_predictor_passes_the_forced_choice_on():
-    from humanparse.inference.predictor import Predictor, predicted_input_shape
+    from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes.torch_runtime import network_input_shape
 
     config = get_config("schp_resnet101_lip").override(TINY)
     model = build_model(config).eval()
     predictor = Predictor(config, model=model, kernels="onednn", flip=False)
-    assert predictor.model.kernel_choice.source == "forced"
-    assert predicted_input_shape(config, flip=True) == (2, 3, *config.eval.input_size)
+    assert predictor.network.kernels.source == "forced"
+    assert network_input_shape(config) == (1, 3, *config.eval.input_size)
 
 
 def test_bf16_is_measured_in_bf16_and_never_picks_winograd():

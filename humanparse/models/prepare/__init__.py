@@ -15,6 +15,7 @@ from humanparse.models.prepare.prepare import (
     find_conv_bn_pairs,
     fold_batchnorm,
     prepare_for_inference,
+    prepare_with_choice,
     to_input,
     uses_channels_last,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "find_conv_bn_pairs",
     "fold_batchnorm",
     "prepare_for_inference",
+    "prepare_with_choice",
     "to_input",
     "use_winograd",
     "uses_channels_last",

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from humanparse.models.prepare.autotune import choose_kernels, eligible_layers
+from humanparse.models.prepare.autotune import KernelChoice, choose_kernels, eligible_layers
 from humanparse.models.prepare.winograd import use_winograd, winograd_available
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -75,6 +75,8 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    # find_conv_bn_pairs keeps only norms with running statistics
+    assert norm.running_mean is not None and norm.running_var is not None
     with torch.no_grad():
         conv.weight, conv.bias = fuse_conv_bn_weights(
             conv.weight,
@@ -106,9 +108,35 @@ def prepare_for_inference(
     `precision`, whether channels_last and NNPACK's Winograd kernels pay off on this CPU (cached per CPU, threads,
     torch, shape), "winograd" / "onednn" force them. Without `input_shape` nothing is measured: Winograd is
     assumed on AVX2-class CPUs only. `winograd` / `channels_last` given explicitly override the choice.
-    `example` is a small input on the model's device used to trace which norms follow which convs. The choice
-    is kept as `prepared.kernel_choice`.
+    `example` is a small input on the model's device used to trace which norms follow which convs.
+    `prepare_with_choice` also returns the choice.
     """
+    return prepare_with_choice(
+        model,
+        example,
+        fold_bn=fold_bn,
+        channels_last=channels_last,
+        winograd=winograd,
+        inplace=inplace,
+        kernels=kernels,
+        input_shape=input_shape,
+        precision=precision,
+    )[0]
+
+
+def prepare_with_choice(
+    model: nn.Module,
+    example: torch.Tensor,
+    *,
+    fold_bn: bool = True,
+    channels_last: Optional[bool] = None,
+    winograd: Optional[bool] = None,
+    inplace: bool = False,
+    kernels: Optional[str] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    precision: str = "fp32",
+) -> Tuple[nn.Module, KernelChoice]:
+    """`prepare_for_inference`, and the kernel choice it made (what, from where, and why)."""
     prepared = model if inplace else copy.deepcopy(model)
     prepared.eval()
     if fold_bn:
@@ -126,11 +154,10 @@ def prepare_for_inference(
     if choice.winograd_layers:
         use_winograd(prepared, only=set(choice.winograd_layers))
     if choice.channels_last:
-        prepared = prepared.to(memory_format=torch.channels_last)
+        prepared = prepared.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     for parameter in prepared.parameters():
         parameter.requires_grad_(False)
-    prepared.kernel_choice = choice
-    return prepared
+    return prepared, choice
 
 
 def autocast(device: torch.device | str, precision: str) -> ContextManager:

@@ -38,7 +38,7 @@ _install_stand_ins()
 torch.Tensor.cuda = lambda self, *args, **kwargs: self
 torch.nn.Module.cuda = lambda self, *args, **kwargs: self
 sys.path.insert(0, {repo!r})
-sys.argv = ["simple_extractor.py", "--dataset", "lip", "--model-restore", {weights!r}, "--gpu", "None",
+sys.argv = ["simple_extractor.py", "--dataset", "lip", "--model-restore", {weights!r}, "--gpu", "0",
             "--input-dir", {photos!r}, "--output-dir", {out!r}]
 runpy.run_path({repo!r} + "/simple_extractor.py", run_name="__main__")
 """

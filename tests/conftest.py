@@ -1,7 +1,9 @@
 """Puts tests/ on sys.path so test modules can share helpers such as parity_recipe; keeps the kernel-choice cache
 of the tests out of the user's."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,3 +16,4 @@ if _TESTS not in sys.path:
 # (CLI tests) inherit it
 if "HUMANPARSE_CACHE_DIR" not in os.environ:
     os.environ["HUMANPARSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="humanparse-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["HUMANPARSE_CACHE_DIR"], ignore_errors=True)

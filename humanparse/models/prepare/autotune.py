@@ -46,6 +46,7 @@ from humanparse.models.prepare.winograd import (
 KERNEL_MODES = ("auto", "winograd", "onednn")
 KERNELS_ENV = "HUMANPARSE_KERNELS"
 MARGIN = 0.05  # a non-default kernel must be this much faster (timings on shared cores move by a few %)
+LAYOUT_MARGIN = 0.10  # NCHW over channels_last: a whole-network switch, measured on its convolutions only
 DEFAULT_BUDGET_S = (
     2.0  # seconds of timing; Winograd candidates, then the largest convolutions first; the rest
 )
@@ -271,7 +272,7 @@ def measure_choice(
         return sum(len(shape.layers) * times[name] for shape, times in measured)
 
     last, nchw = summed("channels_last"), summed("nchw")
-    channels_last = not nchw < last * (1 - MARGIN)
+    channels_last = not nchw < last * (1 - LAYOUT_MARGIN)
     layout = "channels_last" if channels_last else "nchw"
     winograd_layers: List[str] = []
     with_winograd = without_winograd = 0.0

@@ -56,6 +56,23 @@ def check_scales(
     return scales
 
 
+# The longest side of any image the network is given or trained on (a size, or a size times a test scale).
+# Far above every recipe (473, 512; VOC's 2048 x 1.75); a larger value is a typo that would need tens of GB.
+MAX_SIDE = 8192
+
+
+def working_size_problem(size: Sequence[int], scales: Sequence[float]) -> Optional[str]:
+    """Why a network input of `size` (H, W) at test `scales` is too large (over MAX_SIDE a side), or None: the one
+    check of the working size, for recipes, stored configs and --scales alike."""
+    largest = max(size) * max(scales)
+    if not math.isfinite(largest) or largest > MAX_SIDE:
+        return (
+            f"{size[0]}x{size[1]} at scale {max(scales):g} makes a network input of {largest:.0f} px a side; "
+            f"at most {MAX_SIDE} px are supported"
+        )
+    return None
+
+
 def parse_scales(
     texts: Iterable[str], name: str = "scales", limits: Optional[ScaleLimits] = None
 ) -> Tuple[float, ...]:

@@ -27,9 +27,15 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.models.checkpoint_io import atomic_torch_save, checkpoint_dict
     from humanparse.models.weights import load_for_inference_with_report
-    from humanparse.outputs import check_writable
+    from humanparse.output_paths import check_output_file
 
-    check_writable(args.output, "converted.pth")
+    check_output_file(
+        args.output,
+        option="output",
+        inputs=[args.input, args.config],
+        kinds=["a PyTorch checkpoint (zip)"],  # an earlier conversion is replaced, nothing else
+        example_name="converted.pth",
+    )
     config = load_config(args.config).override(args.overrides)
     model, report = load_for_inference_with_report(config, args.input)
     atomic_torch_save(checkpoint_dict(model, model.config), args.output)

@@ -10,6 +10,7 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
     add_tta_options(parser)
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report and its two PNGs here")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_set_option(parser)
@@ -35,13 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.report import format_table, write_report
+    from humanparse.engine.report import format_table, report_files, write_report
     from humanparse.inference.backends import create_network
-    from humanparse.outputs import check_writable
+    from humanparse.output_paths import check_output_file
 
     resolve_model_arguments(args)
-    if args.out:
-        check_writable(args.out, "report.json")  # before the evaluation, not after it
+    if args.out:  # before the evaluation, not after it
+        check_output_file(
+            args.out,
+            option="--out",
+            inputs=[args.config, args.checkpoint],
+            suffixes=[".json"],
+            extra=report_files(args.out)[1:],
+            example_name="report.json",
+        )
     config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
     network = create_network(

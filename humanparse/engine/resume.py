@@ -119,8 +119,9 @@ def find_resume_checkpoint(
     """The checkpoint `--resume` continues from and its content, or None in a folder that holds no run.
 
     `latest.json` names it; without the pointer (a run killed between writes, a pointer deleted by hand) the
-    newest `epoch_*.pth` that reads back as a training checkpoint is taken. A folder that holds a run's files
-    (`run_files`) but no readable checkpoint is a ConfigError: resuming must never start it over.
+    newest `epoch_*.pth` that reads back as a training checkpoint is taken. A folder whose run saved checkpoints
+    that none reads back is a ConfigError: resuming must never start it over. A run that never saved one gives
+    None, like an empty folder: it starts again.
     """
     pointed = ckpt.latest_checkpoint(work_dir)
     if pointed is not None:
@@ -130,8 +131,13 @@ def find_resume_checkpoint(
             return path, ckpt.load_training_state(path)
         except CheckpointError:
             continue
-    present = sorted(name for name in run_files if (work_dir / name).exists())
-    present += sorted(path.name for path in ckpt.epoch_checkpoints(work_dir))
+    saved = sorted(path.name for path in ckpt.epoch_checkpoints(work_dir))
+    saved += [name for name in (ckpt.BEST_NAME,) if (work_dir / name).exists()]
+    if not saved:
+        # a run killed before its first checkpoint: nothing is lost by starting it again (the caller says so),
+        # and a job scheduler's blind requeue with --resume must not loop on a refusal
+        return None
+    present = sorted(name for name in run_files if (work_dir / name).exists()) + saved
     if present:
         raise ConfigError(
             f"--resume: {work_dir} holds a run ({', '.join(present[:5])}) but no readable checkpoint to continue "

@@ -80,17 +80,27 @@ def prepare_work_dir(
             "--overwrite to start again in it, or choose another --work-dir"
         )
     if overwrite and not resume and is_main and work_dir.is_dir():
-        for name in RUN_FILES:
-            (work_dir / name).unlink(missing_ok=True)
-        for pattern in RUN_GLOBS:
-            for path in work_dir.glob(pattern):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+        remove_run_files(work_dir)
     if is_main:
         work_dir.mkdir(parents=True, exist_ok=True)
     return work_dir
+
+
+def remove_run_files(work_dir: Path) -> List[str]:
+    """Delete the files a run writes (RUN_FILES, RUN_GLOBS), never others; returns their names."""
+    removed = []
+    for name in RUN_FILES:
+        if (work_dir / name).exists():
+            (work_dir / name).unlink()
+            removed.append(name)
+    for pattern in RUN_GLOBS:
+        for path in work_dir.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    return removed
 
 
 class Trainer:
@@ -196,6 +206,10 @@ class Trainer:
         found = find_resume_checkpoint(self.work_dir, RUN_FILES) if self.resume else None
         if found is not None:
             check_resumable(config, found[1]["config"], found[0])
+        restarted: List[str] = []
+        if self.resume and found is None and self.is_main:
+            restarted = remove_run_files(self.work_dir)  # a run that saved no checkpoint: its logs go too
+        dist_utils.barrier()
         if self.resume and self.is_main:
             ckpt.remove_temporary_files(self.work_dir)  # left by writes a kill or a full disk interrupted
         self.log = RunLogger(
@@ -205,7 +219,11 @@ class Trainer:
             log_interval=self.log_interval,
             progress=self.progress,
         )
-        if self.resume and found is None:
+        if self.resume and found is None and restarted:
+            self.log.note(
+                f"nothing to resume in {self.work_dir}: the run there saved no checkpoint; starting it again"
+            )
+        elif self.resume and found is None:
             self.log.note(f"nothing to resume in {self.work_dir}: starting a new run")
 
         seed_everything(config.train.seed)

@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from humanparse.errors import ConfigError
+from humanparse.suggest import did_you_mean
 
 GROUPS = ("foreground",)
 """Names that stand for several classes: `foreground` = every class but index 0 (background)."""
@@ -55,7 +56,10 @@ def group_classes(group: str, class_names: Sequence[str]) -> Tuple[int, ...]:
     pairs = pair_groups(class_names)
     if _key(group) in pairs:
         return pairs[_key(group)]
-    raise ConfigError(f"unknown class group {group!r}; groups: {', '.join([*GROUPS, *pairs])}")
+    known = [*GROUPS, *pairs]
+    raise ConfigError(
+        f"unknown class group {group!r}{did_you_mean(group, known)}; groups: {', '.join(known)}"
+    )
 
 
 def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[int, ...]:
@@ -72,7 +76,10 @@ def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[i
             indices.update(group_classes(key, class_names))
         else:
             groups = ", ".join([*GROUPS, *pair_groups(class_names)])
-            raise ConfigError(f"unknown class {name!r}; classes: {', '.join(class_names)}; groups: {groups}")
+            close = did_you_mean(name, [*class_names, *GROUPS, *pair_groups(class_names)])
+            raise ConfigError(
+                f"unknown class {name!r}{close}; classes: {', '.join(class_names)}; groups: {groups}"
+            )
     return tuple(sorted(indices))
 
 

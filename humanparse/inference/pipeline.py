@@ -27,6 +27,7 @@ import torch
 from humanparse.data.io import label_png, read_image
 from humanparse.errors import ConfigError, DataError
 from humanparse.hardware import resolve_device
+from humanparse.inference.leftovers import remove_leftovers
 from humanparse.inference.masks import MaskSpec, compute_mask, mask_png
 from humanparse.inference.prediction_io import (
     PhotoItem,
@@ -135,11 +136,18 @@ class PhotoDataset(torch.utils.data.Dataset):
     """Photo `index` decoded and transformed: the sample dict plus `index` (and `original`, the BGR photo, when
     `keep_image`), or `{"index", "error"}` when it cannot be read."""
 
-    def __init__(self, items: Sequence[PhotoItem], transform: Callable, keep_image: bool = False) -> None:
+    def __init__(
+        self,
+        items: Sequence[PhotoItem],
+        transform: Callable,
+        keep_image: bool = False,
+        max_pixels: Optional[float] = None,
+    ) -> None:
         # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
         self.sources = np.array([str(item.source) for item in items])
         self.transform = transform
         self.keep_image = keep_image
+        self.max_pixels = max_pixels  # checked from the header, before decoding
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -147,7 +155,7 @@ class PhotoDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         source = str(self.sources[index])
         try:
-            image = read_image(source)
+            image = read_image(source, self.max_pixels)
             sample = self.transform(image)
         except DataError as error:
             return {"index": index, "error": str(error)}
@@ -241,11 +249,14 @@ def run_pipeline(
     overwrite: bool = False,
     progress: Optional[Callable[[int], Any]] = None,
     on_plan: Optional[Callable[[int, int], Any]] = None,
+    max_pixels: Optional[float] = None,
 ) -> Summary:
     """Predict and write this part's photos; returns its Summary.
 
     `predictor` needs `transform` (run in the workers) and `predict_samples`. `progress(n)` is called as photos
-    are handed to the writer; `on_plan(todo, skipped)` once the photos already done are known.
+    are handed to the writer; `on_plan(todo, skipped)` once the photos already done are known. A photo over
+    `max_pixels` (read from its header) fails on its own. The temporary files that a killed run left for the
+    photos still to do are removed first.
     """
     start = time.perf_counter()
     summary = Summary()
@@ -256,12 +267,13 @@ def run_pipeline(
         if todo:  # a half-done block runs whole: its photos keep the batch they had
             blocks.append(block)
             pending.update(todo)
+    remove_leftovers(spec.paths(out, items[index]) for index in pending)
     if on_plan is not None:
         on_plan(len(pending), summary.skipped)
     if not blocks:
         summary.seconds = time.perf_counter() - start
         return summary
-    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.overlay)
+    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.overlay, max_pixels=max_pixels)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=blocks,

@@ -34,7 +34,7 @@ from humanparse.data.geometry import (
 from humanparse.data.labels import dataset_classes, flip_permutation
 from humanparse.errors import ConfigError
 from humanparse.inference.runtimes.base import Forward
-from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, check_choice, check_scales
+from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, check_choice, check_scales, working_size_problem
 
 __all__ = ["PREDICT_SCRIPTS", "PROTOCOLS", "Forward", "TestTimeAugmentation"]
 _logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class TestTimeAugmentation:
         classes = dataset_classes(config.data)
         extractor = for_prediction and evaluation.predict_script == "simple_extractor"
         use_flip = evaluation.flip if flip is None else flip
-        return cls(
+        tta = cls(
             forward,
             protocol=evaluation.protocol,
             scales=list(evaluation.scales if scales is None else scales),
@@ -180,6 +180,12 @@ class TestTimeAugmentation:
             warp_logits=extractor,
             source=source,
         )
+        # the one check of the working size (a size times the largest scale) for --scales on the command line
+        size = evaluation.keep_ratio_size if evaluation.keep_ratio else evaluation.input_size
+        problem = working_size_problem(size, tta.scales)
+        if problem:
+            raise ConfigError(f"--scales {' '.join(f'{s:g}' for s in tta.scales)}: {problem}")
+        return tta
 
     @property
     def flip(self) -> bool:

@@ -65,19 +65,46 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu", *, mmap: bool = F
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # unpickling errors come as several types
-        raise CheckpointError(f"{path}: not a readable weights file ({_load_failure(error)})") from error
+        raise CheckpointError(
+            f"{path}: not a readable weights file ({_load_failure(error, path)})"
+        ) from error
 
 
-def _load_failure(error: Exception) -> str:
-    """The real cause of a failed weights-only load, without torch's advice to retry with weights_only=False."""
+def _load_failure(error: Exception, path: Optional[Path] = None) -> str:
+    """The real cause of a failed weights-only load, without torch's advice to retry with weights_only=False
+    (that would run the file's code): the object it would need code for, or what the file is instead."""
+    from humanparse.file_kinds import describe
+
     text = str(error)
-    global_name = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    # torch <= 2.5 "Unsupported global: GLOBAL os.system", torch 2.13 "unsupported GLOBAL posix.system"
+    global_name = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
     if global_name:
         return f"it holds a Python object ({global_name.group(1)}) that only code could rebuild; it is not loaded"
-    if "WeightsUnpickler error" in text or isinstance(error, (IndexError, EOFError, ValueError)) or not text:
+    kind = describe(path) if path is not None else ""
+    ours = (
+        "a PyTorch checkpoint (zip)",
+        "a legacy (non-zip) PyTorch or Python pickle file",
+        "an unknown binary file",
+    )
+    if kind and kind not in ours:
+        return f"it is {kind}, not PyTorch weights"
+    if (
+        "weights_only" in text
+        or "WeightsUnpickler error" in text
+        or isinstance(error, (IndexError, EOFError, ValueError, KeyError))
+        or not text
+    ):
         return "not a PyTorch weights file, or a damaged one"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return first
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def non_finite_entries(state_dict: Mapping[str, torch.Tensor]) -> List[str]:
+    """The names of floating-point tensors (parameters and buffers alike) holding a NaN or an infinity."""
+    return [
+        name
+        for name, value in state_dict.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
 def _is_state_dict(value: Any) -> bool:

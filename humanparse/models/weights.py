@@ -21,7 +21,14 @@ from humanparse.configs import Config, list_configs, load_config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models import zoo
 from humanparse.models.builder import build_model
-from humanparse.models.checkpoint_io import OWN_FORMAT, StateDict, read_checkpoint, unwrap
+from humanparse.models.checkpoint_io import (
+    OWN_FORMAT,
+    StateDict,
+    abbreviate,
+    non_finite_entries,
+    read_checkpoint,
+    unwrap,
+)
 from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import ARCHITECTURES
 
@@ -167,6 +174,12 @@ def load_for_inference_with_report(
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     model = build_uninitialised(config)
     report = load_weights(model, weights)
+    broken = non_finite_entries(model.state_dict())
+    if broken:  # as training refuses to save them: every prediction would be meaningless
+        raise CheckpointError(
+            f"{weights}: the weights hold NaN or infinite values ({abbreviate(broken)}); a diverged or damaged "
+            "checkpoint cannot predict"
+        )
     try:
         return model.eval().to(device), report
     except (RuntimeError, AssertionError) as error:  # e.g. a CPU-only torch asked for CUDA

@@ -14,10 +14,12 @@ from humanparse.errors import ConfigError
 from humanparse.inference.masks import MaskSpec, compute_mask, mask_png, parse_mask_specs
 from humanparse.inference.prediction_io import png_bytes
 from humanparse.serve.uploads import UploadError
+from humanparse.suggest import did_you_mean
 from humanparse.values import ScaleLimits, parse_flag, parse_scales
 
 FORMATS = ("png", "json")
 PARAMETERS = ("format", "scales", "flip", "mask")
+MAX_MASKS = 32  # as many as a multipart body may carry fields
 SCALE_LIMITS = ScaleLimits(max_count=6, low=0.25, high=2.0)
 """A request's `scales`: stricter than the command line's "positive and finite", since every request shares the
 server's cores: at most 6 passes, each between a quarter and twice the recipe's input size."""
@@ -43,7 +45,8 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     values: Dict[str, List[str]] = {}
     for name, value in params:
         if name not in PARAMETERS:
-            raise UploadError(422, f"unknown parameter {name!r}; parameters: {', '.join(PARAMETERS)}")
+            close = did_you_mean(name, PARAMETERS)
+            raise UploadError(422, f"unknown parameter {name!r}{close}; parameters: {', '.join(PARAMETERS)}")
         values.setdefault(name, []).append(value)
     for name in ("format", "flip"):
         if len(values.get(name, [])) > 1:
@@ -51,6 +54,8 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     fmt = values.get("format", ["png"])[0].lower()
     if fmt not in FORMATS:
         raise UploadError(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if len(values.get("mask", [])) > MAX_MASKS:  # each mask is a full-size PNG to encode
+        raise UploadError(422, f"at most {MAX_MASKS} mask parameters, got {len(values['mask'])}")
     try:
         flip = parse_flag(values["flip"][0], "flip") if "flip" in values else None
         scales = parse_scales(values["scales"], "scales", SCALE_LIMITS) if "scales" in values else None

@@ -194,7 +194,7 @@ def test_export_writes_the_recipe_and_replaces_an_old_file(setup, tmp_path):
     from humanparse.inference.metadata import config_from_model_file
 
     out = tmp_path / "model.onnx"
-    out.write_text("old")
+    out.write_bytes(setup["fp32"].read_bytes())  # an earlier export (a file of another kind is refused)
     argv = ["export", RESIZE_RECIPE, str(setup["checkpoint"]), "--onnx", str(out)]
     assert main(argv + cli_settings()) == 0
     assert config_from_model_file(out).name == RESIZE_RECIPE

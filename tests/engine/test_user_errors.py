@@ -222,9 +222,10 @@ def nan_checkpoint(tmp_path_factory):
 
     config = tiny_config(RESIZE_RECIPE)
     model = tiny_model(config)
+    # finite weights (NaN ones are refused when loading) so large that the logits overflow to inf / NaN
     with torch.no_grad():
         for parameter in model.parameters():
-            parameter.fill_(float("nan"))
+            parameter.fill_(1e30)
     path = tmp_path_factory.mktemp("broken") / "diverged.pth"
     torch.save(checkpoint_dict(model, config), path)
     return path

@@ -8,7 +8,7 @@ from typing import List, Union
 
 import torch
 
-from humanparse.errors import CheckpointError, ConfigError
+from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
 from humanparse.extras import require
 from humanparse.inference.runtimes.base import (
     Device,
@@ -48,7 +48,7 @@ def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: in
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as error:
-        raise CheckpointError(f"{path}: onnxruntime cannot load it: {error}") from error
+        raise CheckpointError(f"{path}: onnxruntime cannot load it: {first_meaningful_line(error)}") from error
     model_input = session.get_inputs()[0]
     return batched_forward(
         lambda chunk: session.run(None, {model_input.name: chunk})[0],

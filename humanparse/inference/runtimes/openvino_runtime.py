@@ -9,7 +9,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from humanparse.errors import CheckpointError, ConfigError
+from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
 from humanparse.extras import require
 from humanparse.inference.runtimes.base import (
     Device,
@@ -35,7 +35,7 @@ def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int =
     try:
         compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
     except Exception as error:
-        raise CheckpointError(f"{path}: OpenVINO cannot load it: {error}") from error
+        raise CheckpointError(f"{path}: OpenVINO cannot load it: {first_meaningful_line(error)}") from error
     request = compiled.create_infer_request()
     model_input = compiled.inputs[0]
     shape = model_input.get_partial_shape()

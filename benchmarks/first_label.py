@@ -136,7 +136,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cache = work / f"cache{round_index}"
             ours = [sys.executable, "-m", "humanparse", "predict", "schp_resnet101_lip", str(weights), str(photo),
                     "--out", str(work / f"ours{round_index}"), "--workers", "0", "--no-progress", "--overwrite"]  # fmt: skip
-            ours_env = dict(env, HUMANPARSE_CACHE_DIR=str(cache))
+            ours_env = dict(env, HUMANPARSE_CACHE=str(cache))
             times["ours, empty cache"].append(_timed(ours, ours_env))
             times["simple_extractor.py"].append(_timed([sys.executable, "-c", reference], env))
             times["ours, cached choice"].append(_timed(ours, ours_env))
@@ -148,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for cache in ("cold", "warm"):
             script = BREAKDOWN.format(weights=str(weights), photo=str(photo))
             result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                    env=dict(env, HUMANPARSE_CACHE_DIR=str(work / "breakdown")))  # fmt: skip
+                                    env=dict(env, HUMANPARSE_CACHE=str(work / "breakdown")))  # fmt: skip
             print(f"  ours, {cache} cache: {result.stdout.strip() or result.stderr[-500:]}")
     return 0
 

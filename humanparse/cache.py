@@ -1,8 +1,7 @@
-"""humanparse's cache folder: what a run measured or computed once and the next run reuses (kernel choices).
+"""humanparse's cache folder: what a run downloaded, measured or computed once and the next run reuses.
 
-One place: `$HUMANPARSE_CACHE_DIR`, else `$XDG_CACHE_HOME/humanparse`, else `~/.cache/humanparse`. Everything
-in it can be deleted at any time; it is rebuilt on demand. Published weights live in the torch hub cache instead
-(`humanparse.models.zoo`).
+One place: `$HUMANPARSE_CACHE`, else `$XDG_CACHE_HOME/humanparse`, else `~/.cache/humanparse`; the zoo's
+weights go to `models/` (`humanparse.zoo.cache`), the measured CPU kernel choices to `kernels/`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CACHE_ENV = "HUMANPARSE_CACHE_DIR"
+CACHE_ENV = "HUMANPARSE_CACHE"
 
 
 def cache_dir(*parts: str) -> Path:

@@ -1,19 +1,18 @@
-"""Puts tests/ on sys.path so test modules can share helpers such as parity_recipe; keeps the kernel-choice cache
-of the tests out of the user's."""
+"""Puts tests/ on sys.path so test modules can share helpers such as parity_recipe, and keeps the model cache
+of every test private."""
 
-import atexit
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+import pytest
 
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-# kernel choices measured by tests go to a throw-away cache, never the user's (~/.cache/humanparse); subprocesses
-# (CLI tests) inherit it
-if "HUMANPARSE_CACHE_DIR" not in os.environ:
-    os.environ["HUMANPARSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="humanparse-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["HUMANPARSE_CACHE_DIR"], ignore_errors=True)
+
+@pytest.fixture(autouse=True)
+def _private_model_cache(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's model cache or mirror: the zoo's folder is a fresh temporary one."""
+    monkeypatch.setenv("HUMANPARSE_CACHE", str(tmp_path_factory.mktemp("humanparse_cache")))
+    monkeypatch.delenv("HUMANPARSE_MODEL_MIRROR", raising=False)

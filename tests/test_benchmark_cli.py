@@ -54,7 +54,7 @@ def test_benchmark_bf16_says_when_the_cpu_lacks_native_bf16(monkeypatch, capsys)
 
 
 def test_benchmark_says_which_kernels_were_chosen_and_why(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HUMANPARSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HUMANPARSE_CACHE", str(tmp_path))
     monkeypatch.delenv("HUMANPARSE_KERNELS", raising=False)
     argv = ["benchmark", "ce2p_tiny_synthetic", "--input-size", "65", "65", "--repeats", "1", "--warmup", "0"]
     assert main(argv + ["--kernels", "onednn"]) == 0

@@ -65,7 +65,7 @@ SHAPE = (1, 3, 64, 64)  # 64x64 >= WINOGRAD_MIN_PIXELS
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HUMANPARSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HUMANPARSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(KERNELS_ENV, raising=False)
 
 

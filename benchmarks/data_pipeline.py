@@ -144,6 +144,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     np.random.seed(0)  # SSSegmentation draws from numpy's global RNG
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
 
     transforms = load_sssegmentation_transforms()
     with tempfile.TemporaryDirectory() as folder:

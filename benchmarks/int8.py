@@ -281,6 +281,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     import platform

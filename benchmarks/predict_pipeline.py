@@ -3,6 +3,8 @@
 * efficiency: end-to-end images/s (decode in workers, network, background writes) divided by the network-only
   images/s at the same batch size and precision (target >= 0.9). "Network-only" is `Predictor.predict_samples`
   on samples decoded beforehand (forward + mapping back to the photo size + argmax); forward-only is shown too.
+* stages (`--stages`): the per-photo cost of each stage of `predict`, one photo at a time in one process
+  (decode, warp in, network, warp back, argmax, encode, write), medians over the photos.
 * scaling: the CLI under torchrun with 1 and 2 processes (`--scaling`).
 * SCHP: `--schp-repo PATH` (a clone of GoGoDuck912/Self-Correction-Human-Parsing) runs simple_extractor.py's loop
   (batch 1, serial, its dataset and transform_logits) on the CPU, InPlace-ABN and torchvision's ToTensor/Normalize
@@ -11,6 +13,7 @@
   python benchmarks/predict_pipeline.py --images 16 --batch-size 2 --scaling
   python benchmarks/predict_pipeline.py --config ce2p_tiny_synthetic --images 64 --batch-size 8
   python benchmarks/predict_pipeline.py --schp-repo /tmp/schp --images 8
+  python benchmarks/predict_pipeline.py --config schp_resnet101_lip --stages --skip-efficiency --images 6
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "--schp-repo", help="a clone of Self-Correction-Human-Parsing: compare with its extractor"
     )
     parser.add_argument("--skip-efficiency", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="the per-photo cost of each stage")
+    parser.add_argument(
+        "--kernels", choices=["auto", "winograd", "onednn"], help="CPU kernels (default auto)"
+    )
     return parser.parse_args(argv)
 
 
@@ -78,7 +85,7 @@ def efficiency(args, config, weights: Path, photos: List[Path], work: Path) -> N
     from humanparse.inference.prediction_io import plan_inputs
     from humanparse.inference.predictor import Predictor
 
-    predictor = Predictor(config, weights, device=args.device, precision=args.precision)
+    predictor = Predictor(config, weights, device=args.device, precision=args.precision, kernels=args.kernels)
     samples = [predictor.transform(read_image(path)) for path in photos]
     batches = [samples[i : i + args.batch_size] for i in range(0, len(samples), args.batch_size)]
     predictor.predict_samples(batches[0])  # warm-up
@@ -113,6 +120,64 @@ def efficiency(args, config, weights: Path, photos: List[Path], work: Path) -> N
     print(f"  end to end (pipeline)      {end_to_end:7.2f} images/s")
     target = "PASS" if end_to_end / network >= 0.9 else "MISS"
     print(f"  efficiency end-to-end / network = {end_to_end / network:.2f} (target >= 0.9: {target})")
+
+
+def stages(args, config, weights: Path, photos: List[Path], work: Path) -> None:
+    """Per-photo seconds of each stage of `predict`, one photo at a time (medians over the photos)."""
+    from humanparse.data.geometry import argmax_labels, inverse_warp_argmax, inverse_warp_logits
+    from humanparse.data.io import label_png, read_image
+    from humanparse.inference.prediction_io import png_bytes, write_atomic
+    from humanparse.inference.predictor import Predictor
+
+    predictor = Predictor(config, weights, device=args.device, precision=args.precision, kernels=args.kernels)
+    tta = predictor.tta
+    print(f"{args.config} {args.precision}: {predictor.network.kernels.describe()}")
+    times: dict = {}
+
+    def timed(stage: str, function, *arguments, **keywords):
+        start = time.perf_counter()
+        result = function(*arguments, **keywords)
+        times.setdefault(stage, []).append(time.perf_counter() - start)
+        return result
+
+    out = work / "stages"
+    out.mkdir(exist_ok=True)
+    for round_index in range(2):  # the first round warms up (primitives, caches) and is dropped
+        if round_index == 1:
+            times.clear()
+        for path in photos:
+            image = timed("decode", read_image, path)
+            sample = timed("warp in (transform)", predictor.transform, image)
+            batch = sample["image"][None].to(predictor.device)
+            logits = timed("network (with TTA merges)", tta._network_logits, batch, [sample["meta"]])
+            meta = sample["meta"]
+            if tta.warp_logits:
+                item = logits[0].cpu().numpy()
+                arguments = (meta["center"], meta["scale"], meta["original_size"], tta.truncate_center)
+                warped = timed(
+                    "warp back, every class (before)",
+                    inverse_warp_logits,
+                    item,
+                    *arguments,
+                    convention=tta.affine_convention,
+                )
+                timed("argmax, np.argmax (before)", np.argmax, warped, axis=0)
+                timed("argmax, blocked", argmax_labels, warped)
+                labels = timed(
+                    "warp back + argmax, classes that can win (now)",
+                    inverse_warp_argmax,
+                    item,
+                    *arguments,
+                    convention=tta.affine_convention,
+                )
+            else:
+                labels = timed("argmax + warp back (labels)", tta._to_labels, logits, [meta])[0]
+            picture = label_png(labels, "lip")
+            data = timed("encode PNG", png_bytes, picture)
+            timed("write", write_atomic, out / f"{path.stem}.png", data)
+    print(f"per photo, medians of {len(photos)} photos 640x480 ({torch.get_num_threads()} threads):")
+    for stage, values in times.items():
+        print(f"  {stage:48s} {1000 * float(np.median(values)):8.1f} ms")
 
 
 def _cli_rate(command: List[str]) -> float:
@@ -229,7 +294,14 @@ def schp(args, photos: List[Path], work: Path) -> None:
             picture.putpalette([v for i in range(20) for v in (i, i, i)])
             picture.save(out / (meta["name"][0][:-4] + ".png"))
     theirs = len(dataset) / (time.perf_counter() - start)
-    predictor = Predictor("schp_resnet101_lip", weights, scales=[1.0], flip=False)
+    predictor = Predictor(
+        "schp_resnet101_lip",
+        weights,
+        scales=[1.0],
+        flip=False,
+        precision=args.precision,
+        kernels=args.kernels,
+    )
     workers = args.workers if args.workers is not None else default_workers(available_cores())
     run_pipeline(predictor, plan_inputs([photos[0]]), work / "warm", OutputSpec(), workers=workers)
     summary = run_pipeline(
@@ -245,7 +317,7 @@ def schp(args, photos: List[Path], work: Path) -> None:
     )  # fmt: skip
     target = "PASS" if ours / theirs >= 1.5 else "MISS"
     print(f"SCHP simple_extractor loop (CPU, fp32, batch 1): {theirs:.2f} images/s")
-    print(f"humanparse predict schp_resnet101_lip (fp32, batch {args.batch_size}, {workers} workers): "
+    print(f"humanparse predict schp_resnet101_lip ({args.precision}, batch {args.batch_size}, {workers} workers): "
           f"{ours:.2f} images/s -> {ours / theirs:.2f}x (target >= 1.5: {target}); label agreement {agree:.4f}")  # fmt: skip
 
 
@@ -253,14 +325,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     from humanparse.configs import get_config
 
     args = parse_args(argv)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         photos = make_photos(work / "photos", args.images)
-        if not args.skip_efficiency or args.scaling:
+        if not args.skip_efficiency or args.scaling or args.stages:
             config = get_config(args.config).override(args.overrides)
             weights = save_weights(config, work / "weights.pth")
         if not args.skip_efficiency:
             efficiency(args, config, weights, photos, work)
+        if args.stages:
+            stages(args, config, weights, photos, work)
         if args.scaling:
             scaling(args, weights, photos, work)
         if args.schp_repo:

@@ -299,6 +299,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     photos = _photos(args.size)
     bodies = [cv2.imencode(".png", photo)[1].tobytes() for photo in photos]
     figures: Dict[str, object] = {"config": args.config, "clients": args.clients, "max_batch": args.max_batch}

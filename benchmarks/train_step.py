@@ -33,6 +33,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from benchlib.train_step import benchmark_train_step, format_train_table
 
     args = parse_args(argv)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     settings = settings_from_args(args)
     rows = [benchmark_train_step(name, settings, batch=args.batch, crop=args.crop) for name in args.configs]
     print(format_train_table(rows))

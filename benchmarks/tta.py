@@ -31,6 +31,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     args = parse_args(argv)
     settings = settings_from_args(args, precision=args.precision)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
     for name in args.configs:
         print(tta_cost(name, settings, args.scales, not args.no_flip), flush=True)
     return 0

@@ -53,6 +53,21 @@ def test_benchmark_bf16_says_when_the_cpu_lacks_native_bf16(monkeypatch, capsys)
     assert hardware.SLOW_BF16_WARNING not in capsys.readouterr().out
 
 
+def test_benchmark_says_which_kernels_were_chosen_and_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HUMANPARSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("HUMANPARSE_KERNELS", raising=False)
+    argv = ["benchmark", "ce2p_tiny_synthetic", "--input-size", "65", "65", "--repeats", "1", "--warmup", "0"]
+    assert main(argv + ["--kernels", "onednn"]) == 0
+    assert (
+        "ce2p_tiny_synthetic: kernels: channels_last, oneDNN only (forced: forced by --kernels=onednn)"
+        in (capsys.readouterr().out)
+    )
+    assert main(argv) == 0
+    assert "(measured: timed " in capsys.readouterr().out
+    assert main(argv) == 0  # the second run reads the first one's choice
+    assert "(cache: timed " in capsys.readouterr().out
+
+
 def test_default_input_size_is_the_recipes():
     from humanparse.configs import get_config
 

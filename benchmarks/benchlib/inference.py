@@ -227,7 +227,9 @@ def _onnxruntime_call(
 
 def machine_summary(device: torch.device, precision: str, peak_gflops: float) -> List[str]:
     """Lines describing where the figures were measured (printed above the table)."""
-    lines = [
+    from benchlib.machine import machine_lines
+
+    lines = machine_lines() + [
         f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}",
         f"convolution peak ({precision}, 256->256 3x3 at 119x119): {peak_gflops:.0f} GFLOP/s",

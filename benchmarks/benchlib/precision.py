@@ -31,7 +31,7 @@ class PrecisionAgreement:
     def __str__(self) -> str:
         return (
             f"{self.config} {self.precision} vs fp32 on {self.images} validation images: argmax agreement "
-            f"{100 * self.argmax_agreement:.2f}% (target >= {100 * BF16_MIN_ARGMAX_AGREEMENT:.0f}%), logits "
+            f"{100 * self.argmax_agreement:.2f}% (target >= {100 * BF16_MIN_ARGMAX_AGREEMENT:.1f}%), logits "
             f"relative error {self.relative_error:.1e} (target <= {BF16_MAX_RELATIVE_ERROR:.0e}): {self.verdict}"
         )
 

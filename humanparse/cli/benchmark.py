@@ -1,7 +1,8 @@
 """Time our networks' inference: median latency and images per second of each recipe on this machine.
 
-Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded,
-channels_last), and given random images of --input-size (default: the recipe's) in batches of --batch-size;
+Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded, the
+CPU kernels chosen by measurement for this input shape and cached, or forced with --kernels), and given random
+images of --input-size (default: the recipe's) in batches of --batch-size;
 the time is the median of --repeats runs after --warmup untimed ones. peak MiB is the process's peak resident
 memory on a CPU, and what torch allocated on a GPU. Comparisons with the reference implementations live in
 the repository's benchmarks/ folder, not here.
@@ -19,6 +20,7 @@ from humanparse.cli.options import (
     add_batch_size_option,
     add_benchmark_options,
     add_input_size_option,
+    add_kernels_option,
     add_precision_option,
 )
 
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=argparse.SUPPRESS,
     )  # fmt: skip
     add_precision_option(parser)
+    add_kernels_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,9 +58,18 @@ def run(args: argparse.Namespace) -> int:
         print(cpu_bf16_support()[1])
     timings = [
         time_inference(
-            name, args.device, args.precision, args.input_size, args.batch_size, args.repeats, args.warmup
+            name,
+            args.device,
+            args.precision,
+            args.input_size,
+            args.batch_size,
+            args.repeats,
+            args.warmup,
+            args.kernels,
         )
         for name in args.configs
     ]
+    for timing in timings:  # what was chosen and why: measured here, read from the cache, or forced
+        print(f"{timing.config}: {timing.kernels}")
     print(format_timings(timings))
     return 0

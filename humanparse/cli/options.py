@@ -102,6 +102,19 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+KERNEL_CHOICES = ("auto", "winograd", "onednn")  # humanparse.models.prepare.autotune.KERNEL_MODES, torch-free
+
+
+def add_kernels_option(parser: argparse.ArgumentParser) -> None:
+    """`--kernels auto|winograd|onednn` -> `args.kernels` (None: $HUMANPARSE_KERNELS, else auto)."""
+    parser.add_argument(
+        "--kernels",
+        choices=KERNEL_CHOICES,
+        help="CPU convolution kernels of a torch network: auto (default: measured once per CPU, threads and input "
+        "size, then cached), winograd (NNPACK) or onednn; also $HUMANPARSE_KERNELS",
+    )
+
+
 def add_tta_options(parser: argparse.ArgumentParser) -> None:
     """`--scales S ...` and `--flip/--no-flip` -> `args.scales`, `args.flip` (None: the recipe's)."""
     parser.add_argument(

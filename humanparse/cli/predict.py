@@ -16,6 +16,7 @@ from humanparse.cli.options import (
     add_backend_option,
     add_batch_size_option,
     add_device_option,
+    add_kernels_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
     add_device_option(parser)
     add_precision_option(parser)
+    add_kernels_option(parser)
     add_batch_size_option(parser)
     parser.add_argument(
         "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
@@ -169,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         scales=args.scales,
         flip=args.flip,
         precision=args.precision,
+        kernels=args.kernels,
     )
     workers = args.workers if args.workers is not None else default_workers(placement.threads)
     bars = []

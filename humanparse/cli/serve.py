@@ -13,6 +13,7 @@ import argparse
 from humanparse.cli.options import (
     add_backend_option,
     add_device_option,
+    add_kernels_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     add_device_option(parser)
     add_precision_option(parser)
+    add_kernels_option(parser)
     add_backend_option(parser)
     add_tta_options(parser)
     parser.add_argument("--max-batch", type=int, default=8, help="photos per batch at most (default 8)")
@@ -108,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         scales=args.scales,
         flip=args.flip,
         precision=args.precision,
+        kernels=args.kernels,
     )
     settings = ServeSettings(
         max_batch=args.max_batch,

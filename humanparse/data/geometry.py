@@ -157,20 +157,67 @@ def inverse_warp_logits(
     is_tensor = torch.is_tensor(logits)
     array = logits.detach().float().cpu().numpy() if is_tensor else np.asarray(logits, dtype=np.float32)
     matrix = _inverse_matrix(center, scale, array.shape[1:], truncate_center, convention)
-    height, width = int(original_size[0]), int(original_size[1])
-    warped = np.stack(
-        [
-            cv2.warpAffine(
-                np.ascontiguousarray(channel),
-                matrix,
-                (width, height),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            )
-            for channel in array
-        ]
-    )
+    warped = _warp_planes(array, matrix, original_size)
     if is_tensor:
         return torch.from_numpy(warped).to(device=logits.device, dtype=logits.dtype)
     return warped
+
+
+def _warp_planes(planes: np.ndarray, matrix: np.ndarray, original_size: Tuple[int, int]) -> np.ndarray:
+    """Each (h, w) plane of `planes` warped bilinearly (border 0) to (H, W), into one (n, H, W) array.
+
+    One plane per call: OpenCV warps 2-4 channels per call identically, but no faster here, and more than 4
+    differently (coarser interpolation).
+    """
+    height, width = int(original_size[0]), int(original_size[1])
+    warped = np.empty((len(planes), height, width), dtype=np.float32)
+    for index, plane in enumerate(planes):
+        cv2.warpAffine(
+            np.ascontiguousarray(plane, dtype=np.float32),
+            matrix,
+            (width, height),
+            dst=warped[index],
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+    return warped
+
+
+def argmax_labels(logits: np.ndarray, rows: int = 32) -> np.ndarray:
+    """(H, W) uint8 argmax over the classes of (K, H, W) logits, equal to `np.argmax(logits, 0)` (first maximum on
+    ties). Blocks of `rows` rows keep numpy's transposed copy in the cache (about 1.4x faster on 640x480)."""
+    labels = np.empty(logits.shape[1:], dtype=np.uint8)
+    for start in range(0, logits.shape[1], rows):
+        labels[start : start + rows] = np.argmax(logits[:, start : start + rows], axis=0)
+    return labels
+
+
+def inverse_warp_argmax(
+    logits: np.ndarray,
+    center: Sequence[float],
+    scale: Sequence[float],
+    original_size: Tuple[int, int],
+    truncate_center: bool = False,
+    convention: str = "size",
+) -> np.ndarray:
+    """`argmax_labels(inverse_warp_logits(logits, ...))`, exactly, warping only the classes that can win.
+
+    A class that is nowhere the maximum on the crop is only warped as part of one extra plane, the maximum of all
+    such classes: bilinear weights are non-negative (and float rounding monotone), so that plane bounds each of
+    them after the warp. Where the warped winner of the other classes beats the bound at every pixel, no left-out
+    class can win (nor tie) and the labels are those of the full warp; elsewhere the full warp runs. A photo
+    shows a few of the classes, so a few planes are warped instead of K.
+    """
+    array = np.asarray(logits, dtype=np.float32)
+    matrix = _inverse_matrix(center, scale, array.shape[1:], truncate_center, convention)
+    top = array.max(axis=0)
+    present = [index for index, plane in enumerate(array) if (plane == top).any()]
+    absent = [index for index in range(len(array)) if index not in present]
+    if absent and len(absent) > 1 and np.isfinite(top).all():
+        planes = np.concatenate([array[present], array[absent].max(axis=0, keepdims=True)])
+        warped = _warp_planes(planes, matrix, original_size)
+        candidates = warped[:-1]
+        if (candidates.max(axis=0) > warped[-1]).all():
+            return np.asarray(present, dtype=np.uint8)[argmax_labels(candidates)]
+    return argmax_labels(_warp_planes(array, matrix, original_size))

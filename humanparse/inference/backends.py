@@ -6,6 +6,7 @@ by humanparse describe their recipe, so the runtimes other than torch need no co
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -60,12 +61,16 @@ def create_predictor(
     precision: str = "fp32",
     scales: Optional[Sequence[float]] = None,
     flip: Optional[bool] = None,
+    kernels: Optional[str] = None,
 ) -> Predictor:
     """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS).
 
     `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
+    `kernels` (torch): the CPU kernel choice, see `humanparse.models.prepare.choose_kernels`.
     """
-    spec = resolve_model(config, weights, backend)
+    if kernels is not None and backend != "torch":
+        raise ConfigError(f"--kernels {kernels} applies to --backend torch; {backend} picks its own kernels")
+    spec = dataclasses.replace(resolve_model(config, weights, backend), kernels=kernels)
     network = build_network(spec, backend, device, precision)
     assert spec.config is not None  # resolve_model gives one
     return Predictor(spec.config, network=network, scales=scales, flip=flip)

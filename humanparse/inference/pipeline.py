@@ -4,7 +4,9 @@ a background thread; resumable, and split over processes (torchrun) or invocatio
 Determinism: the sorted photo list is cut into blocks of `batch_size`; block `b` belongs to part `b % parts`,
 and a block is always run as one batch (photos of equal input shape share a forward pass). A photo therefore
 meets the same batch whether one process or many run, and whether or not a run resumes, so the outputs are
-byte-identical as long as each process uses the same device kind and number of threads.
+byte-identical as long as each process uses the same device kind, number of threads and CPU kernels (chosen by
+timing unless `--kernels` forces them; the choice is cached per machine, so processes that measure at the same
+moment may differ by float rounding).
 """
 
 from __future__ import annotations

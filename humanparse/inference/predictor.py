@@ -49,8 +49,9 @@ class Predictor:
     `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name; None: the
     recipe's published weights, `humanparse download NAME` first), or pass a ready `model`, or a `network` from `humanparse.inference.runtimes.build_network` (e.g. a model file on a
     runtime), or a bare `forward` function. `precision` "bf16"/"fp16" runs the network under autocast;
-    `optimize` folds BatchNorm into the convolutions and uses channels_last (the outputs are unchanged; a given
-    `model` is copied, never modified).
+    `optimize` folds BatchNorm into the convolutions and picks the CPU kernels by measurement for the protocol's
+    input size (`kernels` "auto", "winograd" or "onednn"; default $HUMANPARSE_KERNELS, else "auto"; the outputs
+    are unchanged; a given `model` is copied, never modified).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Predictor:
         flip: Optional[bool] = None,
         precision: str = "fp32",
         optimize: bool = True,
+        kernels: Optional[str] = None,
     ) -> None:
         self.config = resolve_config(config)
         if network is None:
@@ -74,7 +76,7 @@ class Predictor:
             else:
                 if checkpoint is None and model is None:  # the recipe's published weights, by their zoo name
                     checkpoint = default_weights(self.config.name)
-                spec = ModelSpec(self.config, checkpoint, model)
+                spec = ModelSpec(self.config, checkpoint, model, kernels=kernels)
                 network = build_network(spec, "torch", device, precision, optimize=optimize)
         self.network = network
         self.device = network.device

@@ -33,6 +33,7 @@ class Timing:
     batch: int
     median_ms: float
     peak_mib: Optional[float] = None
+    kernels: str = ""  # the prepared network's kernel choice and why (`KernelChoice.describe`)
 
     @property
     def images_per_s(self) -> float:
@@ -65,15 +66,18 @@ def time_inference(
     batch: int = 1,
     repeats: int = 5,
     warmup: int = 2,
+    kernels: Optional[str] = None,
 ) -> Timing:
     """Time `repeats` forward passes of a recipe's network (after `warmup` untimed ones); median per batch.
 
-    `size` is the input (height, width), or a square side; None takes the recipe's `model.input_size`.
+    `size` is the input (height, width), or a square side; None takes the recipe's `model.input_size`. `kernels`:
+    the CPU kernel choice (auto/winograd/onednn, default $HUMANPARSE_KERNELS or auto), made for this input shape
+    as `predict` makes it.
     """
     from humanparse.configs import get_config
     from humanparse.inference.runtimes.torch_runtime import model_forward
     from humanparse.models.builder import build_model
-    from humanparse.models.prepare import prepare_for_inference
+    from humanparse.models.prepare import prepare_with_choice
 
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -93,7 +97,9 @@ def time_inference(
     height, width = tuple(size) if size else tuple(config.model.input_size)
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
-    model = prepare_for_inference(model, images[:1], inplace=True)
+    model, choice = prepare_with_choice(
+        model, images[:1], inplace=True, kernels=kernels, input_shape=tuple(images.shape), precision=precision
+    )
     forward = model_forward(model, config.eval.output, precision)
     if target.type == "cuda":
         torch.cuda.reset_peak_memory_stats(target)
@@ -114,6 +120,7 @@ def time_inference(
         batch,
         1000 * statistics.median(times),
         peak_memory_mib(target),
+        choice.describe(),
     )
 
 

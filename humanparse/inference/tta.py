@@ -24,7 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
+from humanparse.data.geometry import (
+    argmax_labels,
+    check_affine_convention,
+    inverse_warp_argmax,
+    inverse_warp_labels,
+    inverse_warp_logits,
+)
 from humanparse.data.labels import dataset_classes, flip_permutation
 from humanparse.errors import ConfigError
 from humanparse.inference.runtimes.base import Forward
@@ -241,9 +247,21 @@ class TestTimeAugmentation:
     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
         """Labels and (when asked) logits of a batch at the original sizes, from one pass of the network."""
         logits = self._network_logits(images, metas)
+        if self.warp_logits and not with_logits:  # labels only: warp back only the classes that can win
+            return [
+                inverse_warp_argmax(
+                    item.cpu().numpy(),
+                    meta["center"],
+                    meta["scale"],
+                    meta["original_size"],
+                    self.truncate_center,
+                    convention=self.affine_convention,
+                )
+                for item, meta in zip(logits, metas)
+            ], None
         if self.warp_logits:
             warped = self._to_logits(logits, metas)
-            return [_argmax_labels(item) for item in warped], (warped if with_logits else None)
+            return [argmax_labels(item) for item in warped], warped
         labels = self._to_labels(logits, metas)
         return labels, (self._to_logits(logits, metas) if with_logits else None)
 
@@ -288,8 +306,3 @@ class TestTimeAugmentation:
             )
             for item, meta in zip(logits, metas)
         ]
-
-
-def _argmax_labels(logits: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 argmax over the classes of (K, H, W) logits (first maximum on ties, as np.argmax)."""
-    return np.argmax(logits, axis=0).astype(np.uint8)

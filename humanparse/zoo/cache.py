@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, Optional, Union
 
+from humanparse.cache import CACHE_ENV, cache_dir
 from humanparse.errors import CheckpointError
 from humanparse.outputs import atomic_write
 from humanparse.zoo.table import ZooFile
 
-CACHE_VARIABLE = "HUMANPARSE_CACHE"
+CACHE_VARIABLE = CACHE_ENV
 RECORDS = ".verified"
 PART_SUFFIX = ".part"
 CHUNK = 1 << 20
@@ -37,11 +37,7 @@ MISSING = "missing"
 
 def cache_root() -> Path:
     """humanparse's cache folder: $HUMANPARSE_CACHE, else $XDG_CACHE_HOME/humanparse, else ~/.cache/humanparse."""
-    configured = os.environ.get(CACHE_VARIABLE)
-    if configured:
-        return Path(configured).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "humanparse"
+    return cache_dir()
 
 
 def models_dir() -> Path:

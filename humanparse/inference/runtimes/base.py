@@ -17,6 +17,7 @@ from torch import nn
 
 from humanparse.configs import Config
 from humanparse.errors import CheckpointError, ConfigError
+from humanparse.models.prepare.autotune import KernelChoice
 from humanparse.registry import Registry
 from humanparse.zoo import resolve_weights
 
@@ -35,6 +36,9 @@ class ModelSpec:
     config: Optional[Config] = None
     weights: Optional[PathLike] = None
     model: Optional[nn.Module] = None
+    kernels: Optional[str] = (
+        None  # torch: the CPU kernel choice (auto, winograd, onednn; None: $HUMANPARSE_KERNELS)
+    )
 
     @property
     def source(self) -> str:
@@ -51,6 +55,7 @@ class Network:
     device: torch.device
     source: str = "the model"
     model: Optional[nn.Module] = None
+    kernels: Optional[KernelChoice] = None  # torch: the prepared network's CPU kernels, and why
 
 
 Device = Union[str, torch.device]

@@ -3,12 +3,15 @@ prepared for inference, under the precision asked for."""
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import torch
 
+from humanparse.configs import Config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.hardware import check_precision, resolve_device, warn_if_slow_bf16
 from humanparse.inference.runtimes.base import Device, Forward, ModelSpec, Network, register_runtime
-from humanparse.models.prepare import autocast, prepare_for_inference, uses_channels_last
+from humanparse.models.prepare import autocast, prepare_with_choice, uses_channels_last
 from humanparse.models.weights import load_for_inference
 
 EXAMPLE_SIDE = 65  # px: the small input `prepare_for_inference` traces the network with
@@ -44,7 +47,8 @@ def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = 
 @register_runtime("torch", order=0)
 def load_torch(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.model`, or `spec.config`'s network with `spec.weights` loaded, in eval mode on `device`; `optimize`
-    folds BatchNorm and goes channels_last (a given model is copied for that, never modified)."""
+    folds BatchNorm and picks the CPU kernels by measurement, `spec.kernels` forcing them (a given model is copied
+    for that, never modified)."""
     if spec.config is None:
         raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
     target = device if isinstance(device, torch.device) else resolve_device(device)
@@ -56,7 +60,25 @@ def load_torch(spec: ModelSpec, device: Device, precision: str, optimize: bool) 
     else:
         raise CheckpointError("Predictor needs a checkpoint, a model or a forward function")
     model = model.eval().to(target)
+    kernels = None
     if optimize:
         example = torch.zeros(1, 3, EXAMPLE_SIDE, EXAMPLE_SIDE, device=target)
-        model = prepare_for_inference(model, example, inplace=owned)
-    return Network(model_forward(model, spec.config.eval.output, precision), target, spec.source, model)
+        model, kernels = prepare_with_choice(
+            model,
+            example,
+            inplace=owned,
+            kernels=spec.kernels,
+            input_shape=network_input_shape(spec.config),
+            precision=precision,
+        )
+    forward = model_forward(model, spec.config.eval.output, precision)
+    return Network(forward, target, spec.source, model, kernels)
+
+
+def network_input_shape(config: Config) -> Optional[Tuple[int, ...]]:
+    """The network input of one photo under `config.eval`, for the kernel choice (the flipped copy and other
+    scales reuse the same kernels); None when the size varies with the photo (keep-ratio resizing)."""
+    evaluation = config.eval
+    if evaluation.protocol == "resize" and evaluation.keep_ratio:
+        return None
+    return (1, 3, *(int(side) for side in evaluation.input_size))

@@ -1,5 +1,13 @@
-"""Preparing a network for inference: `prepare_for_inference` (prepare.py) and the Winograd CPU kernels it uses (winograd.py)."""
+"""Preparing a network for inference: `prepare_for_inference` (prepare.py), the Winograd CPU kernels it may use
+(winograd.py) and the measured choice between kernels (autotune.py)."""
 
+from humanparse.models.prepare.autotune import (
+    KERNEL_MODES,
+    KERNELS_ENV,
+    KernelChoice,
+    choose_kernels,
+    resolve_kernel_mode,
+)
 from humanparse.models.prepare.prepare import (
     PRECISIONS,
     autocast,
@@ -7,6 +15,7 @@ from humanparse.models.prepare.prepare import (
     find_conv_bn_pairs,
     fold_batchnorm,
     prepare_for_inference,
+    prepare_with_choice,
     to_input,
     uses_channels_last,
 )
@@ -22,6 +31,11 @@ from humanparse.models.prepare.winograd import (
 )
 
 __all__ = [
+    "KERNEL_MODES",
+    "KERNELS_ENV",
+    "KernelChoice",
+    "choose_kernels",
+    "resolve_kernel_mode",
     "PRECISIONS",
     "WINOGRAD_MIN_CHANNELS",
     "WINOGRAD_MIN_PIXELS",
@@ -32,6 +46,7 @@ __all__ = [
     "find_conv_bn_pairs",
     "fold_batchnorm",
     "prepare_for_inference",
+    "prepare_with_choice",
     "to_input",
     "use_winograd",
     "uses_channels_last",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from humanparse.models.prepare.autotune import KernelChoice, choose_kernels, eligible_layers
 from humanparse.models.prepare.winograd import use_winograd, winograd_available
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -92,29 +94,70 @@ def prepare_for_inference(
     example: torch.Tensor,
     *,
     fold_bn: bool = True,
-    channels_last: bool = True,
+    channels_last: Optional[bool] = None,
     winograd: Optional[bool] = None,
     inplace: bool = False,
+    kernels: Optional[str] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    precision: str = "fp32",
 ) -> nn.Module:
     """An eval-mode copy of `model` made faster for inference; outputs are unchanged to float32 noise.
 
-    BatchNorm is folded into the convolutions, weights go channels_last, and on the CPU (when NNPACK is
-    available) wide 3x3 convolutions on large maps use Winograd kernels. `example` is a small input on the model's device used
-    to trace which norms follow which convs.
+    BatchNorm is folded into the convolutions; then the CPU kernels are chosen (`autotune.choose_kernels`):
+    `kernels` "auto" (default, else $HUMANPARSE_KERNELS) measures, for inputs of `input_shape` (N, 3, H, W) at
+    `precision`, whether channels_last and NNPACK's Winograd kernels pay off on this CPU (cached per CPU, threads,
+    torch, shape), "winograd" / "onednn" force them. Without `input_shape` nothing is measured: Winograd is
+    assumed on AVX2-class CPUs only. `winograd` / `channels_last` given explicitly override the choice.
+    `example` is a small input on the model's device used to trace which norms follow which convs.
+    `prepare_with_choice` also returns the choice.
     """
+    return prepare_with_choice(
+        model,
+        example,
+        fold_bn=fold_bn,
+        channels_last=channels_last,
+        winograd=winograd,
+        inplace=inplace,
+        kernels=kernels,
+        input_shape=input_shape,
+        precision=precision,
+    )[0]
+
+
+def prepare_with_choice(
+    model: nn.Module,
+    example: torch.Tensor,
+    *,
+    fold_bn: bool = True,
+    channels_last: Optional[bool] = None,
+    winograd: Optional[bool] = None,
+    inplace: bool = False,
+    kernels: Optional[str] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    precision: str = "fp32",
+) -> Tuple[nn.Module, KernelChoice]:
+    """`prepare_for_inference`, and the kernel choice it made (what, from where, and why)."""
     prepared = model if inplace else copy.deepcopy(model)
     prepared.eval()
     if fold_bn:
         fold_batchnorm(prepared, example)
-    if winograd is None:
-        winograd = example.device.type == "cpu" and winograd_available()
-    if winograd:
-        use_winograd(prepared)
-    if channels_last:
+    choice = choose_kernels(
+        prepared, input_shape, device=example.device, precision=precision, kernels=kernels
+    )
+    if winograd is not None:  # an explicit argument (tests, benchmarks) beats the choice
+        names = eligible_layers(prepared) if winograd and winograd_available() else []
+        choice = replace(choice, winograd_layers=tuple(names), source="forced", reason="winograd argument")
+    if channels_last is not None and channels_last != choice.channels_last:
+        choice = replace(
+            choice, channels_last=channels_last, source="forced", reason="channels_last argument"
+        )
+    if choice.winograd_layers:
+        use_winograd(prepared, only=set(choice.winograd_layers))
+    if choice.channels_last:
         prepared = prepared.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     for parameter in prepared.parameters():
         parameter.requires_grad_(False)
-    return prepared
+    return prepared, choice
 
 
 def autocast(device: torch.device | str, precision: str) -> ContextManager:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Collection, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -83,14 +83,17 @@ class WinogradConv2d(nn.Conv2d):
         return winograd_conv2d(x, self.weight, self.bias, self.padding, self.dilation)  # type: ignore[arg-type]
 
 
-def use_winograd(model: nn.Module) -> int:
+def use_winograd(model: nn.Module, only: Optional[Collection[str]] = None) -> int:
     """Switch the model's wide 3x3 convolutions to NNPACK's Winograd kernels for CPU inference; returns how many.
 
-    The parameters stay where they are (same state_dict); only the forward changes, and only for fp32 CPU
+    `only`: the module names to switch (as `autotune.choose_kernels` measured them); None switches every eligible
+    one. The parameters stay where they are (same state_dict); only the forward changes, and only for fp32 CPU
     inference without autograd (anything else takes the ordinary path).
     """
     switched = 0
-    for module in model.modules():
+    for name, module in model.named_modules():
+        if only is not None and name not in only:
+            continue
         if isinstance(module, PyramidConv2d):
             eligible = winograd_eligible(module)
             module.full_resolution_conv = winograd_conv2d if eligible else conv2d_stride1

@@ -1,0 +1,157 @@
+"""Time to the first label: one photo, process start included, `humanparse predict` against SCHP's script.
+
+Many users run a CLI on a handful of photos, so what counts is the whole process: import, build, load, prepare
+and one photo. Three runs take turns (`--rounds` times, medians):
+
+* `humanparse predict schp_resnet101_lip` on one 640x480 photo with an empty kernel-choice cache (it measures);
+* the same with the cache the previous run wrote (what every later run pays);
+* SCHP's own `simple_extractor.py` (`--schp-repo`, a clone of GoGoDuck912/Self-Correction-Human-Parsing) on the
+  same photo with the same random weights, on the CPU (`.cuda()` made a no-op, InPlace-ABN and torchvision's
+  ToTensor/Normalize replaced by stand-ins with the same arithmetic, see predict_pipeline.py).
+
+Then one process prints where our time goes: import, build + load, prepare (cold / cached choice), first photo.
+
+  python benchmarks/first_label.py --schp-repo /tmp/schp --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+BENCHMARKS = Path(__file__).resolve().parent
+ROOT = BENCHMARKS.parent
+
+REFERENCE = """
+import runpy, sys, torch
+sys.path.insert(0, {benchmarks!r})
+from predict_pipeline import _install_stand_ins
+_install_stand_ins()
+torch.Tensor.cuda = lambda self, *args, **kwargs: self
+torch.nn.Module.cuda = lambda self, *args, **kwargs: self
+sys.path.insert(0, {repo!r})
+sys.argv = ["simple_extractor.py", "--dataset", "lip", "--model-restore", {weights!r}, "--gpu", "0",
+            "--input-dir", {photos!r}, "--output-dir", {out!r}]
+runpy.run_path({repo!r} + "/simple_extractor.py", run_name="__main__")
+"""
+
+BREAKDOWN = """
+import time
+start = time.perf_counter()
+import torch
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes.torch_runtime import network_input_shape
+from humanparse.models.prepare import prepare_with_choice
+from humanparse.models.weights import load_for_inference
+from humanparse.configs import load_config
+imported = time.perf_counter()
+config = load_config("schp_resnet101_lip")
+model = load_for_inference(config, {weights!r})
+loaded = time.perf_counter()
+model, choice = prepare_with_choice(model, torch.zeros(1, 3, 65, 65), inplace=True,
+                                    input_shape=network_input_shape(config))
+prepared = time.perf_counter()
+predictor = Predictor(config, model=model, optimize=False)
+labels = predictor({photo!r})
+done = time.perf_counter()
+print(f"import {{imported - start:.2f}} s, build + load {{loaded - imported:.2f}} s, prepare {{prepared - loaded:.2f}} s "
+      f"({{choice.source}}), first photo {{done - prepared:.2f}} s")
+"""
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--schp-repo", help="a clone of Self-Correction-Human-Parsing (the reference)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    return parser.parse_args(argv)
+
+
+def _timed(command: List[str], env: Dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}...: {result.stderr[-2000:]}")
+    return seconds
+
+
+def schp_weights(repo: str, path: Path) -> Path:
+    """Random SCHP ResNet-101 weights in the reference's checkpoint layout (as predict_pipeline.py makes them)."""
+    import torch
+
+    sys.path.insert(0, str(BENCHMARKS))
+    from predict_pipeline import _install_stand_ins
+
+    _install_stand_ins()
+    sys.path.insert(0, str(Path(repo).resolve()))
+    import networks
+
+    torch.manual_seed(0)
+    model = networks.init_model("resnet101", num_classes=20, pretrained=None).eval()
+    state = {f"module.{k}": v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
+    torch.save({"state_dict": state}, path)
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    sys.path.insert(0, str(BENCHMARKS))
+    from benchlib.machine import print_machine
+    from predict_pipeline import make_photos
+
+    args = parse_args(argv)
+    if not args.schp_repo:
+        print(
+            "first_label.py: error: --schp-repo is needed (the weights are made with its networks)",
+            file=sys.stderr,
+        )
+        return 2
+    print_machine()
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(temporary)
+        photo = make_photos(work / "photos", 1)[0]
+        weights = schp_weights(args.schp_repo, work / "schp.pth")
+        reference = REFERENCE.format(
+            benchmarks=str(BENCHMARKS), repo=str(Path(args.schp_repo).resolve()), weights=str(weights),
+            photos=str(photo.parent), out=str(work / "reference"),
+        )  # fmt: skip
+        times: Dict[str, List[float]] = {
+            "ours, empty cache": [],
+            "ours, cached choice": [],
+            "simple_extractor.py": [],
+        }
+        for round_index in range(args.rounds):
+            cache = work / f"cache{round_index}"
+            ours = [sys.executable, "-m", "humanparse", "predict", "schp_resnet101_lip", str(weights), str(photo),
+                    "--out", str(work / f"ours{round_index}"), "--workers", "0", "--no-progress", "--overwrite"]  # fmt: skip
+            ours_env = dict(env, HUMANPARSE_CACHE=str(cache))
+            times["ours, empty cache"].append(_timed(ours, ours_env))
+            times["simple_extractor.py"].append(_timed([sys.executable, "-c", reference], env))
+            times["ours, cached choice"].append(_timed(ours, ours_env))
+        theirs = float(np.median(times["simple_extractor.py"]))
+        print(f"one 640x480 photo, process start to label PNG, medians of {args.rounds} alternating rounds:")
+        for name, values in times.items():
+            value = float(np.median(values))
+            print(f"  {name:22s} {value:6.2f} s  ({theirs / value:.2f}x simple_extractor.py)")
+        for cache in ("cold", "warm"):
+            script = BREAKDOWN.format(weights=str(weights), photo=str(photo))
+            result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                    env=dict(env, HUMANPARSE_CACHE=str(work / "breakdown")))  # fmt: skip
+            print(f"  ours, {cache} cache: {result.stdout.strip() or result.stderr[-500:]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

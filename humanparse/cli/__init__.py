@@ -23,6 +23,7 @@ COMMANDS = {
     "quantize": "quantize",
     "benchmark": "benchmark",
     "serve": "serve",
+    "tryon": "tryon",
 }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from humanparse.data.io import label_png, read_image
+from humanparse.errors import ConfigError, DataError
 from humanparse.inference.masks import compute_mask
 from humanparse.inference.prediction_io import (
     PhotoItem,
@@ -34,7 +35,6 @@ from humanparse.inference.prediction_io import (
     png_bytes,
     write_atomic,
 )
-from humanparse.errors import ConfigError, DataError
 
 LOGITS_LAYOUTS = ("khw", "hwk")
 LOGITS_DTYPES = ("float16", "float32")
@@ -64,6 +64,11 @@ class OutputSpec:
     @property
     def suffixes(self) -> Tuple[str, ...]:
         return output_suffixes(self.overlay, self.logits, [name for name, _ in self.masks])
+
+    @property
+    def keep_image(self) -> bool:
+        """Whether `write` needs the decoded photo."""
+        return self.overlay
 
     def paths(self, out: Path, item: PhotoItem) -> List[Path]:
         return [out / f"{item.relative}{suffix}" for suffix in self.suffixes]
@@ -132,11 +137,18 @@ class PhotoDataset(torch.utils.data.Dataset):
     """Photo `index` decoded and transformed: the sample dict plus `index` (and `original`, the BGR photo, when
     `keep_image`), or `{"index", "error"}` when it cannot be read."""
 
-    def __init__(self, items: Sequence[PhotoItem], transform: Callable, keep_image: bool = False) -> None:
+    def __init__(
+        self,
+        items: Sequence[PhotoItem],
+        transform: Callable,
+        keep_image: bool = False,
+        read: Callable[[str], Any] = read_image,
+    ) -> None:
         # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
         self.sources = np.array([str(item.source) for item in items])
         self.transform = transform
         self.keep_image = keep_image
+        self.read = read  # path -> what `transform` takes (OpenCV's BGR array; tryon: a PIL image)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -144,7 +156,7 @@ class PhotoDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         source = str(self.sources[index])
         try:
-            image = read_image(source)
+            image = self.read(source)
             sample = self.transform(image)
         except DataError as error:
             return {"index": index, "error": str(error)}
@@ -241,8 +253,10 @@ def run_pipeline(
 ) -> Summary:
     """Predict and write this part's photos; returns its Summary.
 
-    `predictor` needs `transform` (run in the workers) and `predict_samples`. `progress(n)` is called as photos
-    are handed to the writer; `on_plan(todo, skipped)` once the photos already done are known.
+    `predictor` needs `transform` (run in the workers), `predict_samples` and `device`, and may give `read` (path
+    -> what `transform` takes; default `read_image`). `spec` needs `suffixes`, `keep_image`, `done` and `write`
+    (`OutputSpec`; `humanparse tryon` gives its own). `progress(n)` is called as photos are handed to the writer;
+    `on_plan(todo, skipped)` once the photos already done are known.
     """
     start = time.perf_counter()
     summary = Summary()
@@ -258,7 +272,8 @@ def run_pipeline(
     if not blocks:
         summary.seconds = time.perf_counter() - start
         return summary
-    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.overlay)
+    read = getattr(predictor, "read", read_image)
+    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.keep_image, read=read)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=blocks,

@@ -131,7 +131,13 @@ def load_model_config(args: argparse.Namespace):
     `--set` overrides applied."""
     if args.config is None:
         from humanparse.inference.metadata import config_from_model_file
+        from humanparse.inference.thirdparty import identify
 
+        known = identify(args.checkpoint)  # OOTDiffusion's parsing_*.onnx: its SCHP recipe
+        if known is not None:
+            from humanparse.configs import load_config
+
+            return load_config(known.recipe).override(args.overrides)
         return config_from_model_file(args.checkpoint).override(args.overrides)
     from humanparse.configs import load_config
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from humanparse.configs import Config
-from humanparse.extras import require
 from humanparse.errors import ConfigError, DataError
+from humanparse.extras import require
 
 QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
 SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
@@ -134,8 +134,8 @@ def quantize_onnxruntime(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from humanparse.inference.metadata import add_onnx_metadata
     from humanparse.hardware import cpu_has_int8_dot_product
+    from humanparse.inference.metadata import add_onnx_metadata
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -143,13 +143,17 @@ def quantize_onnxruntime(
 
         def get_next(self) -> Optional[Dict[str, np.ndarray]]:
             item = next(self.items, None)
-            return None if item is None else {"image": item}
+            return None if item is None else {input_name: item}
 
     reduce_range = not cpu_has_int8_dot_product()  # None (unknown) -> the safe choice
     # ORT's advised pre-processing: shape inference and graph optimisation (folds the export's size arithmetic)
     prepared = fp32_onnx.with_name(f"{fp32_onnx.stem}.prepared.onnx")
     quant_pre_process(str(fp32_onnx), str(prepared))
-    kept = sorted(set(onnx_classifier_nodes(onnx.load(str(prepared)))) | set(keep_float))
+    prepared_proto = onnx.load(str(prepared))
+    input_name = prepared_proto.graph.input[
+        0
+    ].name  # "image" in humanparse's files, "input.1" in OOTDiffusion's
+    kept = sorted(set(onnx_classifier_nodes(prepared_proto)) | set(keep_float))
     temporary = _temporary(out, ".onnx")
     try:
         quantize_static(
@@ -314,6 +318,54 @@ def quantize(
     if val_root is not None:
         report.miou = _validation_miou(config, val_root, model, int8.tta.forward, progress)
     return report
+
+
+def quantize_model_file(
+    path: Union[str, Path],
+    photos: Sequence[Path],
+    out: Union[str, Path],
+    *,
+    backend: Optional[str] = None,
+    num_images: int = 100,
+) -> QuantizeReport:
+    """Quantize a third-party ONNX file (OOTDiffusion's `parsing_atr.onnx` / `parsing_lip.onnx`) to int8.
+
+    Its graph is cut to the output that holds the logits (fusion), calibrated on `photos` through its recipe's
+    test transform, written with that recipe inside, and measured against the file itself (fp32).
+    """
+    from humanparse.configs import load_config
+    from humanparse.inference.backends import runtime_forward
+    from humanparse.inference.predictor import Predictor
+    from humanparse.inference.thirdparty import INPUT_NAME, identify
+
+    known = identify(path)
+    if known is None:
+        raise ConfigError(
+            f"{path}: not a file humanparse can quantize on its own (OOTDiffusion's parsing_atr.onnx / "
+            "parsing_lip.onnx); give a config and its checkpoint"
+        )
+    onnx = require("onnx", "quantization")
+    config = load_config(known.recipe)
+    out = Path(out)
+    backend = backend_for(out, backend)
+    _require_quantizer(backend)
+    calibration, held_out = split_photos(photos, num_images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
+        fp32_onnx = Path(folder) / "fp32.onnx"
+        proto = onnx.load(str(path))
+        logits = proto.graph.output[known.output_index].name
+        del proto
+        from onnx.utils import extract_model
+
+        extract_model(str(path), str(fp32_onnx), [INPUT_NAME], [logits])
+        details = QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+    details["source"] = f"{Path(path).name} ({known.recognised_by})"
+    fp32 = Predictor(config, forward=runtime_forward("onnxruntime", path, output=known.output_index))
+    int8 = Predictor(config, forward=runtime_forward(backend, out))
+    return QuantizeReport(
+        out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
+    )
 
 
 def _validation_miou(

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Union
 
 from humanparse.configs import Config
-from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
-from humanparse.inference.predictor import Predictor
-from humanparse.inference.tta import Forward
 from humanparse.errors import ConfigError
 from humanparse.hardware import resolve_device
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
+from humanparse.inference.tta import Forward
 
 # backend -> the forward function of a model file on a device (the torch backend builds the network instead)
 RUNTIME_FORWARDS: Dict[str, Callable[[Union[str, Path], str], Forward]] = {
@@ -32,11 +32,12 @@ def onnx_forward(path: Union[str, Path]) -> Forward:
     return onnxruntime_forward(path)
 
 
-def runtime_forward(backend: str, weights: Union[str, Path], device: str = "cpu") -> Forward:
-    """The forward function of a model file on a runtime backend (not ``torch``)."""
+def runtime_forward(backend: str, weights: Union[str, Path], device: str = "cpu", output: int = 0) -> Forward:
+    """The forward function of a model file on a runtime backend (not ``torch``); `output`: which output holds
+    the logits (0 in humanparse's files, 1 in OOTDiffusion's `parsing_*.onnx`)."""
     if backend not in RUNTIME_FORWARDS:
         raise ConfigError(f"unknown runtime backend {backend!r}; choose from {', '.join(RUNTIME_FORWARDS)}")
-    return RUNTIME_FORWARDS[backend](weights, device)
+    return RUNTIME_FORWARDS[backend](weights, device, output=output)
 
 
 def create_predictor(
@@ -51,10 +52,21 @@ def create_predictor(
 ) -> Predictor:
     """A Predictor for `config` whose network is `weights` run on `backend` (see BACKENDS).
 
-    `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
+    `config` None reads the recipe stored in a model file written by humanparse, or recognises a third-party file
+    (OOTDiffusion's `parsing_atr.onnx` / `parsing_lip.onnx`, see `thirdparty`) (runtime backends only).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    output = 0
+    if backend != "torch":
+        from humanparse.inference.thirdparty import identify
+
+        known = identify(weights)
+        if (
+            known is not None
+        ):  # run as it is, with its recipe's test protocol (a given config's classes must fit)
+            output = known.output_index
+            config = known.recipe if config is None else config
     if config is None:
         if backend == "torch":
             raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
@@ -67,7 +79,7 @@ def create_predictor(
     if precision != "fp32":
         raise ConfigError(f"--precision {precision} applies to --backend torch; a model file sets its own")
     # the runtime moves the images to its device itself; the test-time protocol runs on the CPU
-    forward = runtime_forward(backend, weights, device)
+    forward = runtime_forward(backend, weights, device, output)
     predictor = Predictor(config, forward=forward, device="cpu", scales=scales, flip=flip)
     predictor.tta.source = str(weights)  # named in the warning about non-finite logits
     return predictor

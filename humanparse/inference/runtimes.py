@@ -11,9 +11,9 @@ from typing import Callable, List, Union
 import numpy as np
 import torch
 
+from humanparse.errors import CheckpointError, ConfigError
 from humanparse.extras import require
 from humanparse.inference.tta import Forward
-from humanparse.errors import CheckpointError, ConfigError
 
 
 def _existing(path: Union[str, Path], kind: str) -> Path:
@@ -56,8 +56,11 @@ def onnxruntime_providers(device: str) -> List[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: int = 0) -> Forward:
-    """An ONNX file (input ``image``, first output ``seg``) on ONNX Runtime; `threads` 0 lets it choose."""
+def onnxruntime_forward(
+    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
+) -> Forward:
+    """An ONNX file (one input, the logits as output `output`: 0 = ``seg`` in humanparse's files) on ONNX Runtime;
+    `threads` 0 lets it choose."""
     path = _existing(path, "ONNX")
     onnxruntime = require("onnxruntime", "--backend onnxruntime")
     providers = onnxruntime_providers(device)
@@ -66,18 +69,25 @@ def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: in
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as error:
+        if "INVALID_PROTOBUF" in str(error):  # a cut-short download: say so with the size
+            from humanparse.inference.thirdparty import truncated_message
+
+            raise CheckpointError(truncated_message(path, error)) from None
         raise CheckpointError(f"{path}: onnxruntime cannot load it: {error}") from error
     model_input = session.get_inputs()[0]
     return _batched(
-        lambda chunk: session.run(None, {model_input.name: chunk})[0],
+        lambda chunk: session.run(None, {model_input.name: chunk})[output],
         isinstance(model_input.shape[0], int),
         path,
         model_input.shape,
     )
 
 
-def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int = 0) -> Forward:
-    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin; `threads` 0 lets it choose."""
+def openvino_forward(
+    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
+) -> Forward:
+    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin, the logits as output `output`;
+    `threads` 0 lets it choose."""
     if device != "cpu":
         raise ConfigError("--backend openvino runs on the CPU here; use --device cpu")
     path = _existing(path, "model")
@@ -95,6 +105,6 @@ def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int =
 
     def run(chunk: np.ndarray) -> np.ndarray:
         request.infer({0: chunk})
-        return np.array(request.get_output_tensor(0).data, copy=True)
+        return np.array(request.get_output_tensor(output).data, copy=True)
 
     return _batched(run, fixed_batch, path, shape)

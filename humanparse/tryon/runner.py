@@ -49,6 +49,7 @@ def role_predictor(role: NetworkRole, model: Optional[PathLike], backend: Option
     from humanparse.inference.backends import create_predictor
 
     source = str(model) if model is not None else role.recipe
+    source = _zoo_model_file(source) or source
     suffix = Path(source).suffix.lower()
     if suffix in MODEL_FILE_SUFFIXES:
         if not Path(source).is_file():
@@ -64,6 +65,18 @@ def role_predictor(role: NetworkRole, model: Optional[PathLike], backend: Option
         )
     config = _checkpoint_config(source) or role.recipe
     return create_predictor(config, source, backend="torch", device=device, scales=[1.0], flip=False)
+
+
+def _zoo_model_file(source: str) -> Optional[str]:
+    """The local copy of a zoo name whose file is a model file (e.g. OOTDiffusion's ONNX files), else None."""
+    if Path(source).exists() or Path(source).suffix:
+        return None
+    from humanparse.models import zoo
+
+    entry = zoo.get_entry(source)
+    if entry is None or Path(entry.file_name).suffix.lower() not in MODEL_FILE_SUFFIXES:
+        return None
+    return str(zoo.resolve(source))
 
 
 def _checkpoint_config(source: str):

@@ -97,3 +97,30 @@ def test_quantize_the_published_file_to_openvino_int8(tmp_path, photos, capsys):
         main(["predict", str(out), str(photos), "--out", str(result), "--workers", "0", "--no-progress"]) == 0
     )
     assert (result / "p0.png").is_file()
+
+
+def test_tryon_takes_the_files_and_refuses_a_swapped_or_truncated_one(tmp_path, photos, capsys):
+    from humanparse.errors import ConfigError
+    from humanparse.tryon import OotdProtocol, build_tryon_predictor
+
+    atr = tiny_onnx(tmp_path / "parsing_atr.onnx", 18, 512)
+    lip = tiny_onnx(tmp_path / "parsing_lip.onnx", 20, 473)
+    with pytest.raises(ConfigError, match="--atr: the model gives 20 classes"):
+        build_tryon_predictor(OotdProtocol(), {"atr": lip, "lip": atr})
+    with pytest.raises(ConfigError, match="runs on torch"):
+        build_tryon_predictor(OotdProtocol(), {"atr": "schp_resnet101_atr"}, backend="onnxruntime")
+    out = tmp_path / "out"
+    argv = ["tryon", str(photos), "--out", str(out), "--atr", str(atr), "--lip", str(lip), "--workers", "0"]
+    assert main(argv + ["--no-progress", "--backend", "openvino"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("p0_")) == [
+        "p0_mask.png", "p0_mask_gray.png", "p0_masked.png", "p0_parse.png",
+    ]  # fmt: skip
+    cut = tmp_path / "cut" / "parsing_lip.onnx"
+    cut.parent.mkdir()
+    cut.write_bytes(lip.read_bytes()[:1000])
+    capsys.readouterr()
+    assert (
+        main(["tryon", str(photos), "--out", str(tmp_path / "o2"), "--atr", str(atr), "--lip", str(cut)]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "266,863,411 bytes" in err[0] and "1,000 bytes" in err[0]

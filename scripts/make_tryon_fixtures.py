@@ -10,6 +10,8 @@
 2. Synthetic photos and their keypoints (from the drawn arms) are written to the fixtures.
 3. `tryon_reference_driver.py` runs OOTDiffusion's code on every photo x category x model type, with the
    keypoints and with every keypoint missing (pose-free), and records parse map, masks and masked photo.
+4. The same with two "designed" networks (tests/tryon_network.py: fixed logits of a drawn person), so that the
+   hole fill around the arms and the neck are exercised on known shapes.
 """
 
 from __future__ import annotations
@@ -133,13 +135,35 @@ def main() -> None:
                             "keep_masked": (name, model_type, category, pose) in KEEP_MASKED,
                         }
                     )
-    job_file = args.reference / "jobs.json"
+    run_driver(args.reference, jobs, args.out / "reference")
+    # 4. the designed networks (fixed logits of a drawn person: shirt hole, arm loops, neck) on person_a's photo
+    for kind in ("atr", "lip"):
+        tn.export_designed_onnx(
+            kind, args.reference / "checkpoints" / "humanparsing" / f"parsing_{kind}.onnx"
+        )
+    designed = []
+    for model_type in MODEL_TYPES:
+        for category in CATEGORIES:
+            for pose in ("pose", "posefree"):
+                designed.append(
+                    {
+                        "name": f"designed_{model_type}_{category}_{pose}",
+                        "photo_stem": "designed",
+                        "photo": str((args.out / "photos" / "person_a.png").resolve()),
+                        "model_type": model_type,
+                        "category": category,
+                        "keypoints": tn.DESIGNED_KEYPOINTS if pose == "pose" else [[0.0, 0.0]] * 18,
+                        "keep_masked": (model_type, category, pose) == ("hd", "upper_body", "pose"),
+                    }
+                )
+    run_driver(args.reference, designed, args.out / "reference")
+
+
+def run_driver(reference: Path, jobs: list, out: Path) -> None:
+    job_file = reference / "jobs.json"
     job_file.write_text(json.dumps(jobs))
     driver = Path(__file__).resolve().parent / "tryon_reference_driver.py"
-    subprocess.run(
-        [sys.executable, str(driver), str(args.reference), str(job_file), str(args.out / "reference")],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(driver), str(reference), str(job_file), str(out)], check=True)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,85 @@ def tiny_onnx(path, classes=18, size=512):
         opset_version=11, dynamo=False,
     )  # fmt: skip
     return path
+
+
+# ------------------------------------------------------------------------------------ designed label maps
+# A network that ignores its input and returns logits of a drawn person, so that every step of the parse map is
+# exercised on known shapes: a shirt with a small hole (filled as upper clothes), one arm forming a large loop
+# with the body (the hole kept) and one a small loop (filled), a face whose LIP face is shorter (the neck).
+DESIGNED_SIZE = {"atr": 128, "lip": 119}  # SCHP's output size at 512 and 473
+
+
+def designed_map(kind: str) -> np.ndarray:
+    """The drawn label map of `kind` at its output size (ATR or LIP ids)."""
+    size = DESIGNED_SIZE[kind]
+    f = size / 128.0
+    ids = (
+        dict(hair=2, upper=4, pants=6, face=11, left_arm=14, right_arm=15, left_shoe=9, right_shoe=10, bag=16)
+        if kind == "atr"
+        else dict(
+            hair=2, upper=5, pants=9, face=13, left_arm=14, right_arm=15, left_shoe=18, right_shoe=19, bag=0
+        )
+    )
+    canvas = np.zeros((size, size), np.uint8)
+
+    def pts(*points):
+        return (np.array(points, np.float64) * f).round().astype(np.int32)
+
+    cv2.ellipse(canvas, tuple(pts((64, 16))[0]), (int(12 * f), int(10 * f)), 0, 0, 360, ids["hair"], -1)
+    face_height = 11 if kind == "atr" else 7  # ATR's face reaches further down: the neck
+    cv2.ellipse(
+        canvas, tuple(pts((64, 23))[0]), (int(9 * f), int(face_height * f)), 0, 0, 360, ids["face"], -1
+    )
+    cv2.fillPoly(canvas, [pts((44, 36), (84, 36), (84, 80), (44, 80))], ids["upper"])
+    cv2.fillPoly(canvas, [pts((58, 50), (68, 50), (68, 58), (58, 58))], 0)  # a small hole in the shirt
+    cv2.fillPoly(
+        canvas, [pts((46, 80), (82, 80), (82, 116), (66, 116), (64, 92), (62, 116), (46, 116))], ids["pants"]
+    )
+    cv2.fillPoly(canvas, [pts((46, 116), (60, 116), (60, 122), (44, 122))], ids["right_shoe"])
+    cv2.fillPoly(canvas, [pts((68, 116), (82, 116), (84, 122), (68, 122))], ids["left_shoe"])
+    # the left arm (image right): out to the elbow and back to the hip, a large loop
+    cv2.polylines(canvas, [pts((84, 38), (106, 58), (86, 78))], False, ids["left_arm"], max(1, int(6 * f)))
+    # the right arm (image left): close along the body, a small loop
+    cv2.polylines(canvas, [pts((44, 38), (40, 56), (44, 72))], False, ids["right_arm"], max(1, int(5 * f)))
+    if ids["bag"]:
+        cv2.fillPoly(canvas, [pts((20, 70), (32, 70), (32, 86), (20, 86))], ids["bag"])
+    return canvas
+
+
+DESIGNED_KEYPOINTS = [[0.0, 0.0]] * 18  # filled below in the 384x512 frame (logit u, v -> 4u - 64, 4v)
+for _index, (_u, _v) in {
+    2: (44, 38),
+    3: (40, 56),
+    4: (44, 72),
+    5: (84, 38),
+    6: (106, 58),
+    7: (86, 78),
+}.items():
+    DESIGNED_KEYPOINTS = [
+        point if i != _index else [4.0 * _u - 64.0, 4.0 * _v] for i, point in enumerate(DESIGNED_KEYPOINTS)
+    ]
+
+
+class DesignedNetwork(nn.Module):
+    """OOTDiffusion's interface with fixed logits: one-hot of `designed_map(kind)` (times 10)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        classes = 18 if kind == "atr" else 20
+        onehot = np.eye(classes, dtype=np.float32)[designed_map(kind)].transpose(2, 0, 1)[None] * 10.0
+        self.register_buffer("logits", torch.from_numpy(onehot))
+
+    def forward(self, image: torch.Tensor):
+        fusion = self.logits + 0.0 * image.mean()
+        return fusion * 0.0, fusion, fusion[:, :2]
+
+
+def export_designed_onnx(kind: str, path: Path) -> Path:
+    size = {"atr": 512, "lip": 473}[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        DesignedNetwork(kind).eval(), (torch.zeros(1, 3, size, size),), str(path), input_names=["input.1"],
+        opset_version=11, dynamo=False,
+    )  # fmt: skip
+    return path

@@ -39,6 +39,27 @@ def onnx_files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def designed_parse(tmp_path_factory):
+    """Our parse map of person_a with the designed networks (fixed logits of a drawn person)."""
+    folder = tmp_path_factory.mktemp("designed_onnx")
+    files = {kind: tn.export_designed_onnx(kind, folder / f"parsing_{kind}.onnx") for kind in ("atr", "lip")}
+    predictor = build_tryon_predictor(OotdProtocol(), files)
+    sample = predictor.transform(read_photo(str(tn.FIXTURES / "photos" / "person_a.png")))
+    return predictor.predict_samples([sample])[0][0].parse
+
+
+def test_designed_parse_map_fills_holes_and_finds_the_neck(designed_parse):
+    """Hole fill (a small shirt hole and a small arm loop filled, a large arm loop kept) and the neck, exactly."""
+    theirs = np.asarray(Image.open(REFERENCE / "designed_parse.png"))
+    assert _equal_share(designed_parse, theirs) >= BAR
+    assert (designed_parse == 18).sum() > 500  # the neck
+    # the fill changed pixels here (the shirt hole and the small loop), so the comparison above checks it
+    assert (theirs == 4).sum() > (
+        tn.designed_map("atr") == 4
+    ).sum() * 16 * 0.5625 * 1.02  # holes became shirt
+
+
+@pytest.fixture(scope="module")
 def parsed(onnx_files):
     """Per photo: our (parse map, 768x1024 photo) from the ONNX files, through the pipeline's predictor."""
     predictor = build_tryon_predictor(OotdProtocol(), onnx_files)
@@ -66,11 +87,13 @@ def test_parse_map_and_photo_equal_the_reference(parsed, photo):
 @pytest.mark.parametrize("pose", ["pose", "posefree"])
 @pytest.mark.parametrize("category", CATEGORIES)
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-@pytest.mark.parametrize("photo", [path.stem for path in PHOTOS])
-def test_masks_and_masked_photo_equal_the_reference(parsed, photo, model_type, category, pose):
-    path = next(p for p in PHOTOS if p.stem == photo)
+@pytest.mark.parametrize("photo", [path.stem for path in PHOTOS] + ["designed"])
+def test_masks_and_masked_photo_equal_the_reference(photo, model_type, category, pose):
     points = None
-    if pose == "pose":
+    if pose == "pose" and photo == "designed":
+        points = np.array(tn.DESIGNED_KEYPOINTS)
+    elif pose == "pose":
+        path = next(p for p in PHOTOS if p.stem == photo)
         points = keypoints_for(tn.FIXTURES / "keypoints", [(photo, path)])[photo]
     # their parse map in, so that each step is checked on its own
     their_parse = np.asarray(Image.open(REFERENCE / f"{photo}_parse.png"))

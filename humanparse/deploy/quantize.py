@@ -359,6 +359,7 @@ def quantize_model_file(
         from onnx.utils import extract_model
 
         extract_model(str(path), str(fp32_onnx), [INPUT_NAME], [logits])
+        _raise_opset(onnx, fp32_onnx, MIN_QDQ_OPSET)
         details = QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
     details["source"] = f"{Path(path).name} ({known.recognised_by})"
     fp32 = Predictor(config, forward=runtime_forward("onnxruntime", path, output=known.output_index))
@@ -366,6 +367,25 @@ def quantize_model_file(
     return QuantizeReport(
         out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
     )
+
+
+MIN_QDQ_OPSET = 13  # per-channel QDQ needs DequantizeLinear's axis
+
+
+def _raise_opset(onnx, path: Path, opset: int) -> None:
+    """Convert the ONNX file at `path` to at least `opset` (the published files may be older), in place."""
+    proto = onnx.load(str(path))
+    current = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), opset)
+    if current >= opset:
+        return
+    from onnx import version_converter
+
+    try:
+        onnx.save(version_converter.convert_version(proto, opset), str(path))
+    except Exception as error:  # an operator the converter does not know
+        raise ConfigError(
+            f"cannot bring the ONNX graph from opset {current} to {opset} for int8: {error}"
+        ) from error
 
 
 def _validation_miou(

@@ -124,3 +124,14 @@ def test_tryon_takes_the_files_and_refuses_a_swapped_or_truncated_one(tmp_path, 
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "266,863,411 bytes" in err[0] and "1,000 bytes" in err[0]
+
+
+def test_quantize_the_published_file_to_onnxruntime_int8(tmp_path, photos):
+    from humanparse.deploy.quantize import quantize_model_file
+    from humanparse.inference.metadata import config_from_model_file
+
+    path = tiny_onnx(tmp_path / "parsing_lip.onnx", 20, 473)
+    report = quantize_model_file(path, sorted(photos.iterdir()), tmp_path / "lip_int8.onnx", num_images=3)
+    assert report.backend == "onnxruntime" and 0.0 <= report.agreement <= 1.0
+    assert config_from_model_file(tmp_path / "lip_int8.onnx").name == "schp_resnet101_lip"
+    assert "parsing_lip.onnx (interface)" in report.details["source"]

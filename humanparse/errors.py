@@ -28,3 +28,17 @@ def unwrap_worker_error(error: HumanParseError) -> HumanParseError:
     if at < 0:
         return error
     return type(error)(text[at + len(marker) :].rstrip())
+
+
+# lines of native (C++) error texts that say where, not what (OpenVINO's "Exception from src/...cpp:84:")
+_WHERE_PREFIXES = ("Exception from ", "Check '", "Converting input model", "[ GENERAL_ERROR ]")
+
+
+def first_meaningful_line(error: BaseException) -> str:
+    """The first line of an error's text that says what went wrong, without the source-file trail of native
+    libraries (OpenVINO's "Exception from src/inference/src/cpp/core.cpp:84:" and "Check 'false' failed at ...")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        if not line.startswith(_WHERE_PREFIXES) and not line.rstrip(":").endswith((".cpp", ".hpp", ".h")):
+            return line
+    return lines[0] if lines else type(error).__name__

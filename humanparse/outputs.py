@@ -7,11 +7,12 @@ leaves half a file.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Type, Union
+from typing import BinaryIO, Callable, Iterator, Optional, Type, Union
 
 from humanparse.errors import ConfigError, HumanParseError
 
@@ -50,7 +51,27 @@ def writing(path: Union[str, Path]) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield
     except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
+        raise ConfigError(f"cannot write {path}: {write_failure(error)}") from error
+
+
+# what C++ writers (torch's zip writer, protobuf, OpenVINO) say when the disk filled under them
+_SHORT_WRITE_MARKERS = ("unexpected pos", "basic_ios", "file write failed", "PytorchStreamWriter failed")
+
+
+def write_failure(failure: BaseException) -> str:
+    """Why a write failed, in a few words: the OS's reason ("No space left on device"), or for the C++ writers'
+    messages ("[enforce fail at inline_container.cc:672] . unexpected pos", "basic_ios::clear") the likely one."""
+    cause: Optional[BaseException] = failure
+    while cause is not None:  # a C++ writer over a Python stream keeps the stream's OSError as the cause
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return os.strerror(errno.ENOSPC)  # "No space left on device", as the OS says it
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(failure, OSError):
+        return failure.strerror or str(failure) or type(failure).__name__
+    text = str(failure)
+    if any(marker in text for marker in _SHORT_WRITE_MARKERS):
+        return "the write stopped short: no space left on device (or the file system failed)"
+    return (text.splitlines() or [type(failure).__name__])[0]
 
 
 def fsync_directory(folder: Union[str, Path]) -> None:
@@ -84,7 +105,7 @@ def atomic_write(
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as failure:
-        raise error(f"cannot write {path}: {failure.strerror or failure}") from failure
+        raise error(f"cannot write {path}: {write_failure(failure)}") from failure
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
@@ -97,9 +118,7 @@ def atomic_write(
         if os.path.exists(temporary):
             os.remove(temporary)
         if isinstance(failure, (OSError, RuntimeError)):
-            strerror = failure.strerror if isinstance(failure, OSError) else None
-            reason = strerror or (str(failure).splitlines() or [type(failure).__name__])[0]
-            raise error(f"cannot write {path}: {reason}") from failure
+            raise error(f"cannot write {path}: {write_failure(failure)}") from failure
         raise
     if durable:
         fsync_directory(path.parent)

@@ -2,11 +2,13 @@
 
 On a terminal a bar redraws in place several times a second. Written to a log file or a pipe (CI, `nohup`,
 `| tee`), every redraw would be a new line, so there the bar updates at most every `OFF_TERMINAL_INTERVAL`
-seconds and the last state is always printed.
+seconds, the last state is always printed, and each state is one plain line: no carriage returns and no cursor
+movements (the `ESC[A` tqdm uses to stack nested bars), which a log file would keep as garbage.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Optional, TextIO
 
@@ -19,6 +21,29 @@ def is_terminal(stream: Optional[TextIO] = None) -> bool:
     """Whether `stream` (default stderr, where bars go) is an interactive terminal."""
     stream = stream if stream is not None else sys.stderr
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # ANSI cursor movements and erasures
+
+
+class PlainLines:
+    """A text stream wrapper that turns a bar's redraws into plain lines: control sequences dropped, `\r`
+    redraws and tqdm's blank moves become one line per state, empty ones left out."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        for line in re.split(r"[\r\n]+", _CONTROL.sub("", text)):
+            if line.strip():
+                self.stream.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        getattr(self.stream, "flush", lambda: None)()
+
+    def isatty(self) -> bool:
+        return False
 
 
 class _QuietBar(tqdm):
@@ -45,5 +70,8 @@ def progress_bar(*, disable: bool = False, file: Optional[TextIO] = None, **opti
         options["maxinterval"] = max(options.get("maxinterval", 10.0), OFF_TERMINAL_INTERVAL)
         options["dynamic_ncols"] = False
         options.setdefault("ncols", 100)
-        return _QuietBar(disable=disable, file=file, **options)
+        # resolved now, not at write time, so that a later redirect of sys.stderr is not bypassed
+        return _QuietBar(
+            disable=disable, file=PlainLines(file if file is not None else sys.stderr), **options
+        )
     return tqdm(disable=disable, file=file, **options)

@@ -50,12 +50,9 @@ class Registry(Generic[T]):
         """The entry of `name`; a ConfigError lists the known names (and close matches) when there is none."""
         self._discover()
         if name not in self._entries:
-            close = [known for known in self._entries if name.split("_")[0] and name.split("_")[0] in known][
-                :5
-            ]
-            suggestion = (
-                f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(self._entries)}"
-            )
+            from humanparse.suggest import did_you_mean
+
+            suggestion = did_you_mean(name, self._entries) or f"; known: {', '.join(self._entries)}"
             raise ConfigError(f"unknown {self.kind} {name!r}{suggestion}{self.hint}")
         return self._entries[name]
 

@@ -16,8 +16,9 @@ fi
 # --dev: the page test drives Debian's headless Chromium through chromedriver (needs root for apt)
 if [ "${1:-}" = "--dev" ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
     if [ "$(id -u)" -ne 0 ]; then
-        echo "setup.sh: the browser test needs chromium and chromium-driver: run as root or" \
-            "'sudo apt-get install -y chromium chromium-driver'" >&2
+        echo "setup.sh: the browser test needs chromium and chromium-driver (/usr/bin/chromium," \
+            "/usr/bin/chromedriver): run as root, or 'sudo apt-get install -y chromium chromium-driver'," \
+            "or skip that test: HUMANPARSE_SKIP_BROWSER=1 python3 -m pytest -q (the rest is installed)" >&2
         exit 1
     fi
     apt-get update -qq

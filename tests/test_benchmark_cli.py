@@ -19,9 +19,10 @@ def test_benchmark_prints_a_table_of_our_model(capsys):
     argv = [
         "benchmark",
         "ce2p_tiny_synthetic",
-        "--size",
+        "--input-size",
         "65",
-        "--batch",
+        "65",
+        "--batch-size",
         "2",
         "--repeats",
         "2",
@@ -42,7 +43,7 @@ def test_benchmark_prints_a_table_of_our_model(capsys):
 def test_benchmark_bf16_says_when_the_cpu_lacks_native_bf16(monkeypatch, capsys):
     monkeypatch.setattr(hardware, "_warned", False)
     monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: (False, hardware.SLOW_BF16_WARNING))
-    argv = ["benchmark", "ce2p_tiny_synthetic", "--size", "65", "--repeats", "1", "--warmup", "0"]
+    argv = ["benchmark", "ce2p_tiny_synthetic", "--input-size", "65", "65", "--repeats", "1", "--warmup", "0"]
     assert main(argv + ["--precision", "bf16"]) == 0
     out = capsys.readouterr().out
     assert hardware.SLOW_BF16_WARNING in out
@@ -63,18 +64,46 @@ def test_default_input_size_is_the_recipes():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--batch", "0"], "--batch must be at least 1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--repeats", "0"], "--repeats must be at least 1"),
-        (["--device", "quantum"], "--device must be cpu or cuda"),
+        (["--input-size", "0", "65"], "--input-size must be at least 1"),
     ],
 )
 def test_bad_options_are_clean_errors(capsys, extra, message):
-    assert main(["benchmark", "ce2p_tiny_synthetic", "--size", "65", *extra]) == 2
+    assert main(["benchmark", "ce2p_tiny_synthetic", "--input-size", "65", "65", *extra]) == 2
     assert message in capsys.readouterr().err
 
 
+def test_device_has_the_same_choices_as_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["benchmark", "ce2p_tiny_synthetic", "--device", "quantum"])
+    assert "invalid choice: 'quantum' (choose from cpu, cuda)" in capsys.readouterr().err.replace(
+        "'cpu'", "cpu"
+    ).replace("'cuda'", "cuda")
+
+
+def test_old_spellings_work_with_a_deprecation_note(capsys):
+    argv = [
+        "benchmark",
+        "ce2p_tiny_synthetic",
+        "--size",
+        "65",
+        "--batch",
+        "2",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "--size is deprecated" in captured.err and "use --input-size H W" in captured.err
+    assert "--batch is deprecated" in captured.err and "use --batch-size" in captured.err
+    assert _rows(captured.out)[1][0][3:5] == ["65x65", "2"]
+
+
 def test_unknown_recipe_is_a_clean_error(capsys):
-    assert main(["benchmark", "no_such_recipe", "--size", "65"]) == 2
+    assert main(["benchmark", "no_such_recipe", "--input-size", "65", "65"]) == 2
     assert "no_such_recipe" in capsys.readouterr().err
 
 

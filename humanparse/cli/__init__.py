@@ -27,6 +27,20 @@ COMMANDS = {
 }
 
 
+# what to do after Ctrl-C, for the commands that pick up where they stopped
+RESUME_HINTS = {
+    "predict": "rerun the same command to resume: photos already written are skipped",
+    "train": "rerun the same command with --resume to continue from the last checkpoint",
+}
+
+
+def summary(doc: Optional[str]) -> str:
+    """The first sentence of a module docstring, whole even when it wraps over several lines."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="humanparse",
@@ -40,10 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for command, module_name in COMMANDS.items():
         module = importlib.import_module(f"humanparse.cli.{module_name}")
-        summary = (module.__doc__ or "").strip().splitlines()[0]
         command_parser = sub.add_parser(
             command,
-            help=summary,
+            help=summary(module.__doc__),
             description=(module.__doc__ or "").strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -54,14 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # bare `humanparse`: the command list, not a usage error
+        parser.print_help()
+        return 2
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # a command naming an INTERMIXED list takes positionals given after its options (argparse stops at
+        # the first option), as users expect of `predict CFG CK --out o photo.jpg`; anything else is refused
+        dest = getattr(getattr(args, "_module", None), "INTERMIXED", None)
+        if dest is None or any(extra.startswith("-") for extra in extras):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        getattr(args, dest).extend(extras)
     try:
         return int(args._module.run(args) or 0)
     except HumanParseError as error:
         print(f"humanparse {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"humanparse {args.command}: interrupted", file=sys.stderr)
+        hint = RESUME_HINTS.get(args.command)
+        print(f"humanparse {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
 
 

@@ -1,7 +1,7 @@
 """Time our networks' inference: median latency and images per second of each recipe on this machine.
 
 Each recipe's network is built with random weights, prepared as the predictor runs it (BatchNorm folded,
-channels_last), and given random images of --size (default: the recipe's input size) in batches of --batch;
+channels_last), and given random images of --input-size (default: the recipe's) in batches of --batch-size;
 the time is the median of --repeats runs after --warmup untimed ones. peak MiB is the process's peak resident
 memory on a CPU, and what torch allocated on a GPU. Comparisons with the reference implementations live in
 the repository's benchmarks/ folder, not here.
@@ -14,21 +14,37 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_benchmark_options, add_precision_option
+from humanparse.cli.options import (
+    DeprecatedAlias,
+    add_batch_size_option,
+    add_benchmark_options,
+    add_input_size_option,
+    add_precision_option,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="recipe names (`humanparse configs`)")
-    add_benchmark_options(parser, default_size=None)
-    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    add_benchmark_options(parser, size=False)
+    add_input_size_option(parser, "the recipe's input size")
+    add_batch_size_option(parser, "images")
+    # the spellings of 0.x, kept for one release
+    parser.add_argument(
+        "--size", type=int, dest="input_size", action=DeprecatedAlias, replacement="--input-size H W",
+        convert=lambda side: [side, side], help=argparse.SUPPRESS,
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch", type=int, dest="batch_size", action=DeprecatedAlias, replacement="--batch-size",
+        help=argparse.SUPPRESS,
+    )  # fmt: skip
     add_precision_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from humanparse.inference.timing import format_timings, resolve_device, time_inference
     from humanparse.hardware import cpu_bf16_support
+    from humanparse.inference.timing import format_timings, resolve_device, time_inference
 
     device = resolve_device(args.device)
     if args.threads:
@@ -38,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu" and args.precision == "bf16":
         print(cpu_bf16_support()[1])
     timings = [
-        time_inference(name, args.device, args.precision, args.size, args.batch, args.repeats, args.warmup)
+        time_inference(
+            name, args.device, args.precision, args.input_size, args.batch_size, args.repeats, args.warmup
+        )
         for name in args.configs
     ]
     print(format_timings(timings))

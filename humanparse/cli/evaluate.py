@@ -10,6 +10,7 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="val", help="the split to score (default: val)")
     add_tta_options(parser)
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report and its two PNGs here")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_set_option(parser)
@@ -35,40 +36,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
-    from humanparse.engine.report import format_table, write_report
-    from humanparse.hardware import resolve_device
-    from humanparse.models.weights import load_for_inference
-    from humanparse.outputs import check_writable
+    from humanparse.engine.report import format_table, report_files, write_report
+    from humanparse.inference.backends import create_network
+    from humanparse.output_paths import check_output_file
 
     resolve_model_arguments(args)
-    resolve_device(args.device)
-    if args.out:
-        check_writable(args.out, "report.json")  # before the evaluation, not after it
+    if args.out:  # before the evaluation, not after it
+        check_output_file(
+            args.out,
+            option="--out",
+            inputs=[args.config, args.checkpoint],
+            suffixes=[".json"],
+            extra=report_files(args.out)[1:],
+            example_name="report.json",
+        )
     config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
+    network = create_network(
+        config, args.checkpoint, backend=args.backend, device=args.device, precision=args.precision
+    )
     dataset = build_dataset(config, args.split, train=False)
-    model, forward = None, None
-    if args.backend == "torch":
-        model = load_for_inference(config, args.checkpoint, args.device)
-    else:
-        from humanparse.inference.backends import runtime_forward
-        from humanparse.errors import ConfigError
-
-        if args.precision != "fp32":
-            raise ConfigError(
-                f"--precision {args.precision} applies to --backend torch; a model file sets its own"
-            )
-        forward = runtime_forward(args.backend, args.checkpoint, args.device)
     results = evaluate(
-        model,
+        None,
         config,
         dataset,
         scales=args.scales,
         flip=args.flip,
-        device=args.device,
         progress=not args.no_progress,
-        precision=args.precision,
-        forward=forward,
+        network=network,
     )
     results.update(
         config=config.name, checkpoint=str(args.checkpoint), split=args.split, backend=args.backend

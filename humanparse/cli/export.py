@@ -3,8 +3,8 @@
 The ONNX model takes a normalised image batch "image" (N, 3, H, W), normalised as the recipe's test pipeline
 does, and returns "seg", the logits at about 1/4 of the input size; --with-argmax adds "labels" (N, H, W), the
 argmax of "seg" upsampled to the input size. The file is checked against PyTorch before it is written (a
-failed check writes nothing) and stores its recipe, so `humanparse predict OUT.onnx photos/ --backend
-onnxruntime` needs no config. Needs the onnx extra: pip install 'humanparse[onnx]'.
+failed check writes nothing) and stores its recipe, so `humanparse predict OUT.onnx photos/ --out
+parsed/ --backend onnxruntime` needs no config. Needs the onnx extra: pip install 'humanparse[onnx]'.
 
 Example:
   humanparse export schp_resnet101_lip exp-schp-201908261155-lip.pth --onnx schp_lip.onnx --dynamic
@@ -15,23 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from humanparse.cli.options import add_set_option
+from humanparse.cli.options import add_input_size_option, add_set_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
     parser.add_argument("checkpoint", help="weights: a humanparse checkpoint or a reference one (.pth)")
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="input size of the export (default: the recipe's eval.input_size)",
-    )
+    add_input_size_option(parser, "the recipe's eval.input_size")
     parser.add_argument("--dynamic", action="store_true", help="symbolic batch, height and width")
     parser.add_argument(
-        "--opset", type=int, default=17, help="ONNX opset, at least 11; CSENet needs 16 (default 17)"
+        "--opset", type=int, default=17, help="ONNX opset, 11 to 20; CSENet needs 16 (default 17)"
     )
     parser.add_argument("--with-argmax", action="store_true", help="add the label map output 'labels'")
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
@@ -40,10 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
+    from humanparse.deploy.export import ExportMismatch, check_opset, export_onnx_checked, verification_sizes
     from humanparse.errors import ConfigError
-    from humanparse.deploy.export import ExportMismatch, export_onnx_checked, verification_sizes
     from humanparse.models.weights import load_for_inference
+    from humanparse.output_paths import check_output_file
 
+    check_opset(args.opset)
+    check_output_file(
+        args.onnx,
+        option="--onnx",
+        inputs=[args.config, args.checkpoint],
+        suffixes=[".onnx"],
+        example_name="model.onnx",
+    )
     config = load_config(args.config).override(args.overrides)
     input_size = tuple(args.input_size) if args.input_size else tuple(config.eval.input_size)
     if min(input_size) < 32:

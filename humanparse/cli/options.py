@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,70 @@ from typing import Optional
 BACKENDS = ("torch", "onnxruntime", "openvino")
 # model files written by `humanparse export` / `quantize`: they carry their recipe, and name their runtime
 MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino"}
+# photo suffixes `predict` reads (humanparse.inference.prediction_io.IMAGE_EXTENSIONS, repeated: no numpy import)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+DEVICES = ("cpu", "cuda")
+DEMO_RECIPE = "ce2p_tiny_synthetic"  # what `humanparse demo` trains: it has only seen drawn people
+DEMO_MODEL_NOTE = (
+    "note: ce2p_tiny_synthetic is the demo's model, trained on synthetic (drawn) people only: on real photos "
+    "expect wrong labels (a cap read as hair, a suit as a dress). `humanparse models` lists the networks "
+    "trained on real photos."
+)
+_noted: set = set()  # the notes this process has printed: each one once
+
+
+def note_demo_model(config_name: str) -> bool:
+    """Print DEMO_MODEL_NOTE on stderr, once per process, when `config_name` is the demo's recipe; True if it
+    was printed now. (The demo marks it as printed: its own photos are synthetic.)"""
+    if config_name != DEMO_RECIPE or DEMO_RECIPE in _noted:
+        return False
+    import sys
+
+    _noted.add(DEMO_RECIPE)
+    print(DEMO_MODEL_NOTE, file=sys.stderr)
+    return True
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """`--device cpu|cuda` -> `args.device`: the same choices, default and check in every command."""
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help="cpu (default) or cuda")
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: stores into the new option's dest (through `convert`) and says, once on
+    stderr, which name replaces it. Old spellings keep working for one release."""
+
+    def __init__(self, option_strings, dest, replacement: str = "", convert=None, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.replacement, self.convert = replacement, convert
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(
+            f"{parser.prog}: note: {option_string} is deprecated and will be removed in the next release; "
+            f"use {self.replacement}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, self.convert(values) if self.convert else values)
+
+
+def add_batch_size_option(parser: argparse.ArgumentParser, what: str = "photos") -> None:
+    """`--batch-size N` -> `args.batch_size` (default 1)."""
+    parser.add_argument("--batch-size", type=int, default=1, help=f"{what} per forward pass (default 1)")
+
+
+def add_input_size_option(parser: argparse.ArgumentParser, default_text: str) -> None:
+    """`--input-size H W` -> `args.input_size` (None: `default_text`)."""
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help=f"network input height and width (default: {default_text})",
+    )
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +127,7 @@ def add_benchmark_options(
         parser.add_argument(
             "--size", type=int, default=default_size, help=f"square input size (default {shown})"
         )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    add_device_option(parser)
     parser.add_argument(
         "--repeats", type=int, default=repeats, help=f"timed runs per implementation (default {repeats})"
     )
@@ -84,30 +149,60 @@ def is_model_file(path: Optional[str]) -> bool:
     return path is not None and Path(path).suffix.lower() in MODEL_FILE_BACKENDS and Path(path).is_file()
 
 
+def looks_like_input(path: Optional[str]) -> bool:
+    """Whether a positional given as weights names photos instead: a folder, an image file or a glob pattern."""
+    if path is None:
+        return False
+    as_path = Path(path)
+    if as_path.is_dir() or as_path.suffix.lower() in IMAGE_EXTENSIONS:
+        return True
+    return glob.has_magic(path) and not as_path.is_file()
+
+
+def zoo_weights(config: Optional[str]) -> Optional[str]:
+    """`config` itself when it is a model-zoo name (a recipe with published weights), else None."""
+    if config is None or Path(config).suffix:  # a file path, not a recipe name
+        return None
+    from humanparse.models.zoo import get_entry
+
+    return config if get_entry(config) is not None else None
+
+
 def resolve_model_arguments(args: argparse.Namespace, positional: str = "") -> None:
     """Let `MODEL_FILE` stand for `CONFIG WEIGHTS`, and choose `args.backend` when it was not given.
 
     When `args.config` is a model file written by humanparse, it becomes `args.checkpoint` and `args.config`
     None (the recipe is read from the file); the positional that followed it moves into `args.<positional>`
-    (predict's inputs). The backend defaults to the runtime of the weights' suffix, else torch.
+    (predict's inputs). When the weights are left out (or predict's second positional is a folder, an image or
+    a glob: an input, then), a model-zoo name stands for its own published weights; any other config gets a
+    ConfigError saying the weights are missing. The backend defaults to the runtime of the weights' suffix.
     """
+    from humanparse.errors import ConfigError
+
     if is_model_file(args.config):
         if positional:
             if args.checkpoint is not None:
                 getattr(args, positional).insert(0, args.checkpoint)
         elif args.checkpoint is not None:
-            from humanparse.errors import ConfigError
-
             raise ConfigError(
                 f"{args.config} carries its recipe: give it alone, or a config and its weights, not both"
             )
         args.config, args.checkpoint = None, args.config
-    elif args.checkpoint is None:
-        from humanparse.errors import ConfigError
-
-        raise ConfigError(
-            f"give the weights after the config {args.config!r} (a .pth, a zoo name or a model file)"
-        )
+    else:
+        taken_as_input = args.checkpoint if positional and looks_like_input(args.checkpoint) else None
+        if taken_as_input is not None:
+            getattr(args, positional).insert(0, taken_as_input)
+            args.checkpoint = None
+        if args.checkpoint is None:
+            args.checkpoint = zoo_weights(args.config)
+        if args.checkpoint is None:
+            kind = "folder" if taken_as_input and Path(taken_as_input).is_dir() else "photo"
+            what = f"{taken_as_input!r} is a {kind} to parse, not weights, and " if taken_as_input else ""
+            raise ConfigError(
+                f"{what}no weights were given for {args.config!r}, which has none published in the model zoo: "
+                f"give them after the config (a .pth or a model file), e.g. `CONFIG WEIGHTS"
+                f"{' INPUT...' if positional else ''}`"
+            )
     if args.backend is None:
         args.backend = MODEL_FILE_BACKENDS.get(Path(args.checkpoint).suffix.lower(), "torch")
 
@@ -129,6 +224,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def load_model_config(args: argparse.Namespace):
     """The Config of `resolve_model_arguments`'s result: the recipe stored in a model file, or the named one;
     `--set` overrides applied."""
+    from humanparse.data.labels import check_model_classes
+
     if args.config is None:
         from humanparse.inference.metadata import config_from_model_file
         from humanparse.inference.thirdparty import identify
@@ -137,8 +234,12 @@ def load_model_config(args: argparse.Namespace):
         if known is not None:
             from humanparse.configs import load_config
 
-            return load_config(known.recipe).override(args.overrides)
-        return config_from_model_file(args.checkpoint).override(args.overrides)
-    from humanparse.configs import load_config
+            config = load_config(known.recipe).override(args.overrides)
+        else:
+            config = config_from_model_file(args.checkpoint).override(args.overrides)
+    else:
+        from humanparse.configs import load_config
 
-    return load_config(args.config).override(args.overrides)
+        config = load_config(args.config).override(args.overrides)
+    check_model_classes(config)
+    return config

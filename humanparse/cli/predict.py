@@ -14,13 +14,20 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_batch_size_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
+    is_model_file,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
+
+# positionals given after options (`predict CFG CK --out o a.jpg b.jpg`) join these inputs (humanparse.cli.main)
+INTERMIXED = "inputs"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,14 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also the photos in FILE: one path a line (relative to the current folder), # comments",
     )
     parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
-    parser.add_argument("--batch-size", type=int, default=1, help="photos per forward pass (default 1)")
+    add_batch_size_option(parser)
     parser.add_argument(
         "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
     )
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads per process (default: cores / processes)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=float,
+        default=40e6,
+        help="photos of more pixels (width x height, read from the header) are listed in failed.jsonl, not "
+        "decoded (default 40e6, as serve)",
     )
     parser.add_argument(
         "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: from the dataset)"
@@ -112,16 +126,25 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
+    from humanparse.output_paths import check_output_folder
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    if not args.max_pixels > 0:
+        raise ConfigError(f"--max-pixels must be positive, got {args.max_pixels:g}")
+    if args.checkpoint is None and args.inputs and not is_model_file(args.config):
+        args.checkpoint = args.inputs.pop(0)  # CONFIG --out DIR CHECKPOINT INPUT...: options came between
     if args.legend and not args.overlay:
         raise ConfigError("--legend draws on the overlay; add --overlay")
     resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
     config = load_model_config(args)
+    if placement.is_main:
+        note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
     label_lookup, palette = None, default_palette(config.data.dataset)
@@ -139,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     spec = OutputSpec(
         palette=args.palette or palette,
         class_names=class_names,
-        masks=tuple((mask.name, mask.classes) for mask in parse_mask_specs(args.mask, class_names)),
+        masks=tuple(parse_mask_specs(args.mask, class_names)),
         label_lookup=label_lookup,
         overlay=args.overlay,
         legend=args.legend,
@@ -147,11 +170,14 @@ def run(args: argparse.Namespace) -> int:
         logits_layout=args.logits_layout,
         logits_dtype=args.logits_dtype,
     )
+    check_output_folder(
+        out, option="--out", inputs=[args.config, args.checkpoint, args.list_file, args.label_map]
+    )
     items = plan_inputs(args.inputs, args.list_file, out)
     check_out_folder(out, items, spec.suffixes)
     check_mask_names(items, spec.suffixes)
 
-    if placement.device == "cpu":
+    if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = create_predictor(
         config,
@@ -185,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=lambda count: bars[0].update(count) if bars else None,
             on_plan=on_plan,
+            max_pixels=args.max_pixels,
         )
     finally:
         for bar in bars:

@@ -56,10 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from humanparse.deploy.quantize import quantize
+    from pathlib import Path
+
+    from humanparse.deploy.quantize import SUFFIXES, backend_for, quantize
+    from humanparse.errors import DataError
     from humanparse.inference.prediction_io import collect_images
     from humanparse.inference.predictor import resolve_config
+    from humanparse.output_paths import check_output_file
 
+    backend = backend_for(args.out, args.backend)
+    check_output_file(
+        args.out,
+        option="--out",
+        inputs=[path for path in (args.config, args.checkpoint) if path],
+        suffixes=[SUFFIXES[backend]],
+        example_name=f"model_int8{SUFFIXES[backend]}",
+    )
+    if not Path(args.calib).is_dir():
+        what = "a file" if Path(args.calib).exists() else "not found"
+        raise DataError(f"--calib {args.calib}: {what}, not a folder of photos")
     if args.checkpoint is None:  # a model file that names its own recipe (OOTDiffusion's parsing_*.onnx)
         from humanparse.deploy.quantize import quantize_model_file
 
@@ -79,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint,
         collect_images([args.calib]),
         args.out,
-        backend=args.backend,
+        backend=backend,
         num_images=args.num_images,
         val_root=args.val,
         dynamic=args.dynamic,

@@ -12,13 +12,17 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
+    add_device_option,
     add_model_arguments,
     add_precision_option,
     add_set_option,
     add_tta_options,
     load_model_config,
+    note_demo_model,
     resolve_model_arguments,
 )
+
+KEEP_ALIVE_S = 5  # seconds an idle keep-alive connection stays open
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     add_precision_option(parser)
     add_backend_option(parser)
     add_tta_options(parser)
@@ -68,7 +72,13 @@ def run(args: argparse.Namespace) -> int:
     # decode uploads and encode answers (benchmarks/serve_load.py: 0.84x -> 0.96x offline predict on 2 cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from humanparse.errors import ConfigError
+    from humanparse.serve.startup import check_port, resolve_api_key
 
+    # every option checked before the (slow) imports and the model
+    check_port(args.port)
+    api_key = resolve_api_key(args.api_key, os.environ)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
     try:
         import uvicorn
 
@@ -89,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     resolve_model_arguments(args)
     config = load_model_config(args)
+    note_demo_model(config.name)
     predictor = create_predictor(
         config,
         args.checkpoint,
@@ -105,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
         max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels,
         timeout_s=args.timeout,
-        api_key=args.api_key or os.environ.get("HUMANPARSE_API_KEY") or None,
+        api_key=api_key,
         request_threads=args.request_threads,
     )
     app = create_app(predictor, settings, palette=args.palette)
     print(f"serving {config.name} on http://{args.host}:{args.port}/ (Ctrl+C stops)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # keep-alive: idle connections are closed after 5 s; a body that does not arrive within --timeout is
+    # answered 408 by the app (uvicorn itself has no body timeout)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
     return 0

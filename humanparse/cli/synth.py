@@ -1,8 +1,8 @@
 """Write a synthetic dataset of people in a real dataset's layout (LIP, CIHP, ATR, VOC, PPP or a plain folder).
 
 The files follow the real layout exactly, so `humanparse train/test/check-data` read them with the matching
-config, e.g. `humanparse synth --layout lip --out data/synth --train 300 --val 60 --preview` and then
-`humanparse train ce2p_tiny_synthetic --data-root data/synth`. Same seed, same files.
+config, e.g. `humanparse synth --layout lip --out data/synth --train 60 --val 20 --size 128 128 --preview`
+and then `humanparse train ce2p_tiny_synthetic --data-root data/synth`. Same seed, same files.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from humanparse.errors import DataError
+
+MAX_SIZE = 4096  # a synthetic photo larger than this is a typo, and would need gigabytes per image
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,17 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         default=(256, 256),
         metavar=("H", "W"),
-        help="image size (default 256 256)",
+        help=f"image size, 32 to {MAX_SIZE} (default 256 256)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--preview", action="store_true", help="also write OUT/preview.png (images beside labels)"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that is not empty (replacing same names)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from humanparse.data.labels import canonical_layout
     from humanparse.data.synth import generate_dataset, layout_num_classes
@@ -46,11 +52,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.train < 0 or args.val < 0:
         raise DataError("--train and --val must be >= 0")
+    from humanparse.output_paths import check_output_folder
+
     if min(args.size) < 32:
         raise DataError(f"--size {args.size[0]} {args.size[1]} is too small; use at least 32 32")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out is a file, not a folder: {out}")
+    if max(args.size) > MAX_SIZE:
+        raise DataError(
+            f"--size {args.size[0]} {args.size[1]} is too large; use at most {MAX_SIZE} {MAX_SIZE}"
+        )
+    out = check_output_folder(args.out, option="--out", empty=not args.overwrite)
     total = args.train + args.val
     with progress_bar(total=total, desc=f"synth {args.layout}", unit="img", disable=args.no_progress) as bar:
         try:

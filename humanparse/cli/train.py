@@ -2,6 +2,7 @@
 
 Examples:
   humanparse train ce2p_resnet101os8_lip --data-root data/LIP --work-dir runs/lip
+  humanparse train ce2p_tiny_synthetic --data-root data/synth        # work dir runs/ce2p_tiny_synthetic
   humanparse train runs/lip/config.yaml --data-root data/LIP --work-dir runs/lip --resume
   torchrun --nproc_per_node 4 -m humanparse train csenet_resnet101_lip --data-root data/LIP \\
       --work-dir runs/csenet --device cuda
@@ -16,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import add_set_option
+from humanparse.cli.options import add_device_option, add_set_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
     parser.add_argument("--data-root", required=True, help="the dataset's root folder")
-    parser.add_argument("--work-dir", required=True, help="where checkpoints, logs and plots are written")
+    parser.add_argument(
+        "--work-dir",
+        help="where checkpoints, logs and plots are written (default runs/<config name>; a folder that holds "
+        "files is never reused without --resume or --overwrite)",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --work-dir from its last checkpoint"
     )
@@ -30,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="start again in a work dir that holds a previous run"
     )
     add_set_option(parser)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    add_device_option(parser)
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument(
         "--eval-interval", type=int, help="override train.eval_interval (epochs; 0: last epoch only)"
@@ -42,13 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from humanparse.configs import load_config
     from humanparse.engine import distributed
     from humanparse.engine.trainer import Trainer
+    from humanparse.output_paths import check_output_folder
 
     _check_options(args)
+    # the run's files (checkpoints, logs, config.yaml) never go into the dataset
+    check_output_folder(args.work_dir, option="--work-dir", input_folders=[args.data_root])
     config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse
+    if args.work_dir is None:
+        args.work_dir = f"runs/{config.name}"
+        if os.environ.get("RANK", "0") == "0":  # before the process group exists: torchrun's variable
+            print(f"work dir: {args.work_dir} (the default; choose another with --work-dir)")
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.eval_interval is not None:

@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    parser.add_argument(
+        "--max-pixels",
+        type=float,
+        default=40e6,
+        help="photos of more pixels (read from the header) are listed in failed.jsonl, not decoded (default 40e6)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose outputs already exist")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         write_failures,
     )
     from humanparse.inference.prediction_io import check_mask_names, check_out_folder, plan_inputs
+    from humanparse.output_paths import check_output_folder
     from humanparse.tryon.keypoints import keypoints_for
     from humanparse.tryon.protocols.ootd import OotdProtocol
     from humanparse.tryon.runner import TryonOutputs, build_tryon_predictor
@@ -81,15 +88,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    if not args.max_pixels > 0:
+        raise ConfigError(f"--max-pixels must be positive, got {args.max_pixels:g}")
     protocol = OotdProtocol(args.category, args.model_type)
     out = Path(args.out)
+    check_output_folder(out, option="--out", inputs=[args.keypoints, args.atr, args.lip])
     items = plan_inputs(args.inputs, None, out)
     outputs = TryonOutputs(protocol)
     check_out_folder(out, items, outputs.suffixes)
     check_mask_names(items, outputs.suffixes)
     outputs.keypoints = keypoints_for(args.keypoints, [(item.relative, item.source) for item in items])
     placement = place(args.device, None, args.threads)
-    if placement.device == "cpu":
+    if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = build_tryon_predictor(
         protocol, {"atr": args.atr, "lip": args.lip}, args.backend, placement.device
@@ -112,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             workers=workers,
             overwrite=args.overwrite,
+            max_pixels=args.max_pixels,
             progress=lambda count: bars[0].update(count) if bars else None,
             on_plan=on_plan,
         )

@@ -15,6 +15,7 @@ import typing
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from humanparse.errors import ConfigError
+from humanparse.values import MAX_SIDE, working_size_problem  # noqa: F401  the schema's, from their one place
 
 Rule = Callable[[Any], Optional[str]]
 """A checked value -> None when it is fine, else what it must be ("must be at least 1")."""
@@ -51,6 +52,11 @@ def above(low: float) -> Rule:
     return _each(lambda number: number > low, f"must be above {low}")
 
 
+def at_most(high: float) -> Rule:
+    """Every number in the value is <= `high`."""
+    return _each(lambda number: number <= high, f"must be at most {high}")
+
+
 def between(low: float, high: float, *, include_high: bool = True) -> Rule:
     """Every number in the value is in [low, high] (or [low, high) without `include_high`)."""
     closing = "]" if include_high else ")"
@@ -58,6 +64,11 @@ def between(low: float, high: float, *, include_high: bool = True) -> Rule:
         lambda number: low <= number and (number <= high if include_high else number < high),
         f"must be in [{low}, {high}{closing}",
     )
+
+
+def ordered(value: Any) -> Optional[str]:
+    """A (low, high) pair with low <= high."""
+    return None if value[0] <= value[1] else "the first value must not exceed the second"
 
 
 def non_empty(value: Any) -> Optional[str]:

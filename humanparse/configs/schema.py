@@ -9,16 +9,21 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple
 import yaml
 
 from humanparse.configs.checks import (
+    MAX_SIDE,
     Rules,
     above,
     at_least,
+    at_most,
     between,
     check_fields,
     non_empty,
+    ordered,
     required_fields,
     type_hints,
+    working_size_problem,
 )
 from humanparse.errors import ConfigError
+from humanparse.suggest import did_you_mean
 
 
 class _Section:
@@ -59,7 +64,7 @@ class ModelConfig(_Section):
         "num_classes": at_least(1),
         "backbone_depth": at_least(1),
         "output_stride": at_least(1),
-        "input_size": at_least(1),
+        "input_size": (at_least(1), at_most(MAX_SIDE)),
         "width": above(0),
         "stage_blocks": at_least(1),
     }
@@ -102,9 +107,9 @@ class DataConfig(_Section):
 
     SECTION: ClassVar[str] = "data"
     RULES: ClassVar[Rules] = {
-        "crop_size": at_least(1),
-        "resize_size": at_least(1),
-        "scale_range": above(0),
+        "crop_size": (at_least(1), at_most(MAX_SIDE)),
+        "resize_size": (at_least(1), at_most(MAX_SIDE)),
+        "scale_range": (above(0), ordered),
         "one_category_max_ratio": above(0),  # >= 1 turns the crop's one-category check off
         "rotation_degrees": at_least(0),
         "rotation_prob": between(0, 1),
@@ -179,10 +184,16 @@ class EvalConfig(_Section):
 
     SECTION: ClassVar[str] = "eval"
     RULES: ClassVar[Rules] = {
-        "input_size": at_least(1),
-        "keep_ratio_size": at_least(1),
-        "scales": (non_empty, above(0)),
+        "input_size": (at_least(1), at_most(MAX_SIDE)),
+        "keep_ratio_size": (at_least(1), at_most(MAX_SIDE)),
+        "scales": (non_empty, above(0)),  # finite: every float field is (`checks.coerce`); as values.check_scales
     }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        problem = working_size_problem(self.input_size, self.scales)
+        if problem:
+            raise ConfigError(f"eval.input_size with eval.scales: {problem}")
 
 
 @dataclass
@@ -243,11 +254,14 @@ class Config(_Section):
             section: Any = self
             for part in parts[:-1]:
                 if not isinstance(node.get(part), dict):
-                    raise ConfigError(f"unknown config key {key!r}")
+                    raise ConfigError(f"unknown config key {key!r}{did_you_mean(part, node)}")
                 node = node[part]
                 section = getattr(section, part, None)
             if parts[-1] not in node:
-                raise ConfigError(f"unknown config key {key!r}; known in this section: {', '.join(node)}")
+                raise ConfigError(
+                    f"unknown config key {key!r}{did_you_mean(parts[-1], node)}; known in this section: "
+                    f"{', '.join(node)}"
+                )
             node[parts[-1]] = _parse_value(raw, type_hints(type(section)).get(parts[-1]))
         return Config.from_dict(data)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
-from humanparse.data.datasets import locate_split
+from humanparse.data.datasets import duplicate_ids, locate_split
 from humanparse.data.io import check_same_size, read_image, read_label
 from humanparse.data.labels import canonical_layout, class_info
 from humanparse.errors import DataError
@@ -53,6 +53,10 @@ def check_split(
     if not files.ids:
         report.problems.append(f"split {split!r} is empty: no ids in {files.list_path}")
         return report
+    repeated = duplicate_ids(files.ids)
+    if repeated:
+        shown = ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
+        report.problems.append(f"{files.list_path}: {len(repeated)} id(s) listed more than once: {shown}")
     for index in range(len(files.ids)):
         label_path = files.label_paths[index] if files.label_paths is not None else None
         report.problems.extend(check_sample(files.image_paths[index], label_path, num_classes))

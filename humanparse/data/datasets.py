@@ -29,6 +29,7 @@ returns the list of samples unchanged.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -143,6 +144,12 @@ def build_dataset(config, split: str, train: bool, transform: Optional[Callable]
     data = config.data
     layout = canonical_layout(data.dataset)
     files = resolve_split(layout, data.root, split, data)
+    repeated = duplicate_ids(files.ids)
+    if repeated:
+        what = f"split {split!r} lists {len(repeated)} id(s) more than once ({', '.join(repeated[:5])})"
+        if not train:  # a validation sample counted twice would bias the mIoU
+            raise DataError(f"{what} in {files.list_path}; each id may appear once")
+        warnings.warn(f"{what} in {files.list_path}: those samples are drawn more often", stacklevel=2)
     if train and files.label_paths is None:
         raise DataError(f"split {split!r} of {data.root} has no labels; it cannot be used for training")
     classes = class_info(layout, data)
@@ -177,6 +184,16 @@ def locate_split(layout: str, root: str, split: str, data=None) -> SplitFiles:
         raise DataError(f"dataset root not found (or not a folder): {root_path}")
     resolver = _RESOLVERS[layout]
     return resolver(root_path, split, data) if layout == "folder" else resolver(root_path, split)
+
+
+def duplicate_ids(ids: Sequence[str]) -> List[str]:
+    """The ids listed more than once, in order of first repetition."""
+    seen, repeated = set(), []
+    for sample_id in ids:
+        if sample_id in seen and sample_id not in repeated:
+            repeated.append(sample_id)
+        seen.add(sample_id)
+    return repeated
 
 
 def missing_files(paths: Sequence[str]) -> List[str]:

@@ -14,8 +14,9 @@ refused rather than silently converted.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -38,6 +39,8 @@ def read_bytes(path: PathLike, kind: str = "file") -> bytes:
     """The content of `path`; `DataError` when it is missing, a folder, empty or unreadable."""
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():  # exists() follows the link: a loop or a dangling target
+            raise DataError(f"{kind} is a symbolic link that loops or points to nothing: {path}")
         raise DataError(f"{kind} not found: {path}")
     if not path.is_file():
         raise DataError(f"{kind} is not a file: {path}")
@@ -59,9 +62,37 @@ def check_complete(data: bytes, path: PathLike, kind: str = "file") -> None:
         raise DataError(f"{kind} is truncated (the PNG has no IEND chunk): {path}")
 
 
-def read_image(path: PathLike) -> np.ndarray:
-    """Read an image as BGR uint8 (H, W, 3) with `cv2.IMREAD_COLOR` semantics; `DataError` names the file."""
+def header_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from an image's header, without decoding a pixel; None when no format matches or Pillow's
+    own guard calls it a decompression bomb (over twice `Image.MAX_IMAGE_PIXELS`)."""
+    try:
+        with warnings.catch_warnings():  # the size is judged here, against --max-pixels
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as picture:  # reads the header only
+                return picture.size
+    except Image.DecompressionBombError:
+        return (2**31, 2**31)
+    except Exception:  # not a format Pillow knows: OpenCV decides
+        return None
+
+
+def check_pixels(data: bytes, path: PathLike, max_pixels: float) -> None:
+    """DataError when the header of `data` says more than `max_pixels` pixels (checked before decoding)."""
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        shown = f"{size[0]}x{size[1]}" if size[0] < 2**31 else "a decompression-bomb number of"
+        raise DataError(
+            f"image of {shown} pixels is over the limit of {int(max_pixels)} (--max-pixels): {path}"
+        )
+
+
+def read_image(path: PathLike, max_pixels: Optional[float] = None) -> np.ndarray:
+    """Read an image as BGR uint8 (H, W, 3) with `cv2.IMREAD_COLOR` semantics; `DataError` names the file.
+
+    `max_pixels` refuses, from the header and before decoding, an image of more pixels (width x height)."""
     data = read_bytes(path, "image")
+    if max_pixels is not None:
+        check_pixels(data, path, max_pixels)
     check_complete(data, path, "image")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:

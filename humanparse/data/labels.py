@@ -168,3 +168,14 @@ def default_palette(dataset: str) -> str:
     """The palette a dataset's label PNGs use by default: `voc` for PASCAL VOC and Pascal-Person-Part (SCHP's),
     `lip` otherwise."""
     return "voc" if canonical_layout(dataset) in ("voc", "pascal_person_part") else "lip"
+
+
+def check_model_classes(config) -> None:
+    """ConfigError when the dataset's classes (`config.data`) are not as many as the network's outputs
+    (`config.model.num_classes`), e.g. `--set data.dataset=atr` (18 classes) on a 20-class LIP model."""
+    classes = dataset_classes(config.data)
+    if classes.num_classes != config.model.num_classes:
+        raise ConfigError(
+            f"data.dataset={config.data.dataset} has {classes.num_classes} classes but the model "
+            f"{config.name} predicts {config.model.num_classes}; use the dataset the model was trained on"
+        )

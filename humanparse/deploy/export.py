@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -20,11 +19,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from humanparse.extras import require
 from humanparse.errors import ConfigError
+from humanparse.extras import require
+from humanparse.outputs import write_failure
+from humanparse.temporaries import remove_stale_files, temporary_file
 
 INPUT_NAME = "image"
 MIN_OPSET = 11  # CE2P and SCHP; CSENet's grid_sample needs 16
+# the newest opset torch's TorchScript exporter writes
+MAX_OPSET = int(getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
+
+
+def check_opset(opset: int) -> int:
+    """ConfigError unless MIN_OPSET <= opset <= MAX_OPSET."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ConfigError(f"--opset {opset}: the ONNX exporter writes opsets {MIN_OPSET} to {MAX_OPSET}")
+    return opset
 
 
 class MatrixAdaptiveAvgPool2d(nn.Module):
@@ -131,19 +141,18 @@ def export_onnx_checked(
     metadata (``config``, default ``model.config``; see `humanparse.inference.metadata`) and only then renamed to
     ``path``: a failure leaves no file.
     """
-    if opset < MIN_OPSET:
-        raise ConfigError(f"ONNX opset must be at least {MIN_OPSET}, got {opset}")
+    check_opset(opset)
     onnx = require("onnx", "ONNX export")
     if verify:
         require("onnxruntime", "verifying an ONNX export")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     config = config if config is not None else getattr(model, "config", None)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_files(path)  # left by an export killed outright
+        temporary = str(temporary_file(path, ".onnx"))
+    except OSError as failure:
+        raise ConfigError(f"cannot write {path}: {write_failure(failure)}") from failure
     try:
         _export_to(model, temporary, input_size, dynamic, opset, with_argmax)
         errors = None
@@ -163,10 +172,21 @@ def export_onnx_checked(
             add_onnx_metadata(proto, config)
             onnx.save(proto, temporary)
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as failure:
+        if isinstance(failure, ExportMismatch) or not _is_write_failure(failure):
+            raise
+        raise ConfigError(f"cannot write {path}: {write_failure(failure)}") from failure
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
     return path, errors
+
+
+def _is_write_failure(failure: BaseException) -> bool:
+    """Whether an exception of the export is the file system's (full disk, read-only) rather than the model's."""
+    if isinstance(failure, OSError):
+        return True
+    return write_failure(failure) != (str(failure).splitlines() or [type(failure).__name__])[0]
 
 
 def _export_to(

@@ -11,7 +11,6 @@ float (its CPU plugin cannot compile them quantized).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -20,8 +19,11 @@ import numpy as np
 import torch
 
 from humanparse.configs import Config
-from humanparse.errors import ConfigError, DataError
+from humanparse.errors import ConfigError, DataError, HumanParseError
 from humanparse.extras import require
+from humanparse.inference.runtimes import Network
+from humanparse.outputs import write_failure
+from humanparse.temporaries import remove_stale_files, temporary_file, temporary_folder
 
 QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
 SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
@@ -51,6 +53,25 @@ def split_photos(paths: Sequence[Path], num_images: int) -> Tuple[List[Path], Li
     if len(paths) <= num_images:
         num_images = len(paths) - max(1, len(paths) // 5)
     return list(paths[:num_images]), list(paths[num_images : num_images + MAX_HELD_OUT])
+
+
+def readable_photos(paths: Sequence[Path], needed: int) -> Tuple[List[Path], List[str]]:
+    """The first `needed` photos of `paths` that decode, and the reasons the unreadable ones met on the way were
+    skipped; checked before any work, so that no photo fails a run after its file was written."""
+    from humanparse.data.io import read_image
+
+    good: List[Path] = []
+    skipped: List[str] = []
+    for path in paths:
+        if len(good) >= needed:
+            break
+        try:
+            read_image(path)
+        except DataError as error:
+            skipped.append(str(error))
+            continue
+        good.append(Path(path))
+    return good, skipped
 
 
 def calibration_inputs(config: Config, paths: Sequence[Path]) -> List[np.ndarray]:
@@ -108,13 +129,10 @@ def openvino_classifier_nodes(ov_model) -> List[str]:
 
 
 def _temporary(out: Path, suffix: str) -> Path:
-    """A fresh file name beside `out` (same file system, so os.replace is atomic) with the usual permissions."""
-    handle, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{suffix}", dir=out.parent)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
+    """A fresh file name beside `out` (same file system, so os.replace is atomic) with the usual permissions;
+    the leftovers of runs killed outright are removed first."""
+    remove_stale_files(out)
+    return temporary_file(out, suffix)
 
 
 def quantize_onnxruntime(
@@ -221,13 +239,17 @@ QUANTIZERS = {"onnxruntime": quantize_onnxruntime, "openvino": quantize_openvino
 
 
 def label_agreement(reference, candidate, paths: Sequence[Path]) -> float:
-    """Share of label pixels on which two Predictors agree over `paths` (at the photos' sizes)."""
+    """Share of label pixels on which two Predictors agree over `paths` (at the photos' sizes); a photo that
+    cannot be read is left out (the file is written by then: nothing may fail the run)."""
     equal = total = 0
     for path in paths:
-        a, b = reference(path), candidate(path)
+        try:
+            a, b = reference(path), candidate(path)
+        except DataError:
+            continue
         equal += int((a == b).sum())
         total += a.size
-    return equal / total
+    return equal / total if total else float("nan")
 
 
 @dataclass
@@ -241,6 +263,8 @@ class QuantizeReport:
     agreement: float
     details: Dict[str, Any] = field(default_factory=dict)
     miou: Dict[str, float] = field(default_factory=dict)  # "fp32", "int8" with a validation set
+    skipped: List[str] = field(default_factory=list)  # unreadable photos of --calib, with the reason
+    warnings: List[str] = field(default_factory=list)  # checks after writing that could not be done
 
     def lines(self) -> List[str]:
         kept = ", ".join(self.details.get("kept_float", [])) or "none"
@@ -249,6 +273,9 @@ class QuantizeReport:
             f"kept in float: {kept}",
             f"label agreement with fp32 on {self.held_out_images} held-out photos: {100 * self.agreement:.2f}%",
         ]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} unreadable photo(s), e.g. {self.skipped[0]}")
+        lines += [f"warning: {warning}" for warning in self.warnings]
         if self.miou:
             lines.append(
                 f"validation mIoU: fp32 {self.miou['fp32']:.2f}, int8 {self.miou['int8']:.2f} "
@@ -280,11 +307,17 @@ def quantize_model(
     out = Path(out)
     _require_quantizer(backend)
     dynamic = needs_dynamic_export(config) if dynamic is None else dynamic
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
-        fp32_onnx = Path(folder) / "fp32.onnx"
-        export_onnx(model, fp32_onnx, tuple(config.eval.input_size), dynamic=dynamic, config=config)
-        return QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with temporary_folder("humanparse-quantize") as folder:
+            fp32_onnx = Path(folder) / "fp32.onnx"
+            export_onnx(model, fp32_onnx, tuple(config.eval.input_size), dynamic=dynamic, config=config)
+            return QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+    except (OSError, RuntimeError) as failure:
+        reason = write_failure(failure)
+        if isinstance(failure, OSError) or "no space left" in reason.lower():
+            raise ConfigError(f"cannot write {out}: {reason}") from failure
+        raise
 
 
 def quantize(
@@ -300,23 +333,38 @@ def quantize(
     progress: bool = False,
 ) -> QuantizeReport:
     """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
-    from humanparse.inference.backends import runtime_forward
     from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import ModelSpec, build_network
     from humanparse.models.weights import load_for_inference
 
     out = Path(out)
     backend = backend_for(out, backend)
     _require_quantizer(backend)
-    calibration, held_out = split_photos(photos, num_images)
+    if num_images < 1:
+        raise ConfigError(f"--num-images must be at least 1, got {num_images}")
+    # every check before the work: after the file is written, nothing may fail the run
+    readable, skipped = readable_photos(photos, num_images + MAX_HELD_OUT)
+    if len(readable) < 2 and skipped:
+        raise DataError(
+            f"calibration needs at least 2 readable photos, got {len(readable)} ({len(skipped)} unreadable, "
+            f"e.g. {skipped[0]})"
+        )
+    calibration, held_out = split_photos(readable, num_images)
+    val_dataset = _validation_dataset(config, val_root) if val_root is not None else None
     model = load_for_inference(config, checkpoint)
     details = quantize_model(config, model, calibration, out, backend, dynamic)
-    fp32 = Predictor(config, model=model)
-    int8 = Predictor(config, forward=runtime_forward(backend, out))
     report = QuantizeReport(
-        out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
+        out, backend, len(calibration), len(held_out), float("nan"), details, skipped=skipped
     )
-    if val_root is not None:
-        report.miou = _validation_miou(config, val_root, model, int8.tta.forward, progress)
+    try:
+        # both sides through the one factory: the fp32 network as `predict` runs it, the int8 file on its runtime
+        fp32 = Predictor(config, network=build_network(ModelSpec(config, checkpoint, model)))
+        int8 = Predictor(config, network=build_network(ModelSpec(config, out), backend))
+        report.agreement = label_agreement(fp32, int8, held_out)
+        if val_dataset is not None:
+            report.miou = _validation_miou(config, val_dataset, fp32.network, int8.network, progress)
+    except HumanParseError as error:  # the file is written by now: nothing may fail the run
+        report.warnings.append(f"the written file could not be checked: {error}")
     return report
 
 
@@ -334,8 +382,8 @@ def quantize_model_file(
     test transform, written with that recipe inside, and measured against the file itself (fp32).
     """
     from humanparse.configs import load_config
-    from humanparse.inference.backends import runtime_forward
     from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import ModelSpec, build_network
     from humanparse.inference.thirdparty import INPUT_NAME, identify
 
     known = identify(path)
@@ -349,9 +397,10 @@ def quantize_model_file(
     out = Path(out)
     backend = backend_for(out, backend)
     _require_quantizer(backend)
-    calibration, held_out = split_photos(photos, num_images)
+    readable, skipped = readable_photos(photos, num_images + MAX_HELD_OUT)
+    calibration, held_out = split_photos(readable, num_images)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="humanparse-quantize-") as folder:
+    with temporary_folder("humanparse-quantize") as folder:
         fp32_onnx = Path(folder) / "fp32.onnx"
         proto = onnx.load(str(path))
         logits = proto.graph.output[known.output_index].name
@@ -362,11 +411,18 @@ def quantize_model_file(
         _raise_opset(onnx, fp32_onnx, MIN_QDQ_OPSET)
         details = QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
     details["source"] = f"{Path(path).name} ({known.recognised_by})"
-    fp32 = Predictor(config, forward=runtime_forward("onnxruntime", path, output=known.output_index))
-    int8 = Predictor(config, forward=runtime_forward(backend, out))
-    return QuantizeReport(
-        out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
+    report = QuantizeReport(
+        out, backend, len(calibration), len(held_out), float("nan"), details, skipped=skipped
     )
+    try:  # the file itself (fp32, its fusion output) against the int8 file
+        fp32 = Predictor(
+            config, network=build_network(ModelSpec(config, path, output=known.output_index), "onnxruntime")
+        )
+        int8 = Predictor(config, network=build_network(ModelSpec(config, out), backend))
+        report.agreement = label_agreement(fp32, int8, held_out)
+    except HumanParseError as error:  # the file is written by now: nothing may fail the run
+        report.warnings.append(f"the written file could not be checked: {error}")
+    return report
 
 
 MIN_QDQ_OPSET = 13  # per-channel QDQ needs DequantizeLinear's axis
@@ -388,15 +444,19 @@ def _raise_opset(onnx, path: Path, opset: int) -> None:
         ) from error
 
 
-def _validation_miou(
-    config: Config, root, model: torch.nn.Module, forward, progress: bool
-) -> Dict[str, float]:
+def _validation_dataset(config: Config, root):
     from humanparse.data.datasets import build_dataset
-    from humanparse.engine.evaluator import evaluate
 
     config = Config.from_dict(config.to_dict())
     config.data.root = str(root)
-    dataset = build_dataset(config, config.data.val_split, train=False)
-    fp32 = evaluate(model, config, dataset, progress=progress)["mIoU"]
-    int8 = evaluate(None, config, dataset, forward=forward, progress=progress)["mIoU"]
-    return {"fp32": 100 * fp32, "int8": 100 * int8}
+    return build_dataset(config, config.data.val_split, train=False)
+
+
+def _validation_miou(
+    config: Config, dataset, fp32: Network, int8: Network, progress: bool
+) -> Dict[str, float]:
+    from humanparse.engine.evaluator import evaluate
+
+    fp32_miou = evaluate(None, config, dataset, network=fp32, progress=progress)["mIoU"]
+    int8_miou = evaluate(None, config, dataset, network=int8, progress=progress)["mIoU"]
+    return {"fp32": 100 * fp32_miou, "int8": 100 * int8_miou}

@@ -20,7 +20,11 @@ from typing import Any, Dict, List, Optional, Union
 import torch
 
 from humanparse.errors import CheckpointError
-from humanparse.models.checkpoint_io import atomic_torch_save, read_checkpoint
+from humanparse.models.checkpoint_io import (  # noqa: F401  non_finite_entries: ckpt.non_finite_entries
+    atomic_torch_save,
+    non_finite_entries,
+    read_checkpoint,
+)
 from humanparse.outputs import atomic_write
 
 LATEST_POINTER = "latest.json"
@@ -95,8 +99,8 @@ def restore_best(work_dir: PathLike, history: List[Dict[str, Any]]) -> Optional[
     best = work_dir / BEST_NAME
     if best.is_file():
         try:
-            held = torch.load(best, map_location="cpu", weights_only=True, mmap=True).get("epoch")
-        except Exception:  # a damaged file is rewritten below
+            held = read_checkpoint(best, mmap=True).get("epoch")
+        except (CheckpointError, AttributeError):  # a damaged file (or not a dict) is rewritten below
             held = None
         if held == epoch:
             return None
@@ -113,15 +117,6 @@ def remove_temporary_files(work_dir: PathLike) -> List[Path]:
     for path in removed:
         path.unlink()
     return removed
-
-
-def non_finite_entries(state_dict: Dict[str, torch.Tensor]) -> List[str]:
-    """The names of floating-point tensors (parameters and buffers alike) holding a NaN or an infinity."""
-    return [
-        name
-        for name, value in state_dict.items()
-        if value.is_floating_point() and not bool(torch.isfinite(value).all())
-    ]
 
 
 def latest_checkpoint(work_dir: PathLike) -> Optional[Path]:

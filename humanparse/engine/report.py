@@ -97,27 +97,72 @@ def class_iou_figure(results: Dict[str, Any]):
     return figure
 
 
+ANNOTATE_AT = 0.1  # off-diagonal cells of at least this fraction of their row get their number
+
+
 def plot_confusion_matrix(results: Dict[str, Any], path: Union[str, Path]) -> Path:
-    """The confusion matrix normalised per ground-truth row (recall), as an image."""
+    """The confusion matrix normalised per ground-truth row (recall), as an image (see `confusion_figure`)."""
+    return _save(confusion_figure(results), path)
+
+
+def confusion_cells(results: Dict[str, Any]) -> Dict[str, Any]:
+    """What the confusion figure shows: the row-normalised matrix, the (row, column) cells it writes a number in
+    (the diagonal of classes in the ground truth, and errors of at least ANNOTATE_AT of a row) and the marks of
+    the rows without ground-truth pixels ({row: text})."""
+    names: List[str] = list(results["per_class_iou"])
+    matrix = np.asarray(results["confusion_matrix"], dtype=np.float64)
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    cells = [
+        (row, column)
+        for row in range(len(names))
+        for column in range(len(names))
+        if rows[row, 0] > 0 and (row == column or normalised[row, column] >= ANNOTATE_AT)
+    ]
+    ious = list(results["per_class_iou"].values())
+    marks = {
+        row: ABSENT if ious[row] is None or math.isnan(ious[row]) else "no ground truth (only predicted)"
+        for row in range(len(names))
+        if rows[row, 0] == 0
+    }
+    return {"names": names, "normalised": normalised, "cells": cells, "marks": marks}
+
+
+def confusion_figure(results: Dict[str, Any]):
+    """The confusion matrix as a matplotlib figure: titled, its diagonal and large errors written in the cells
+    (percent of the ground-truth row), and the rows of classes without ground-truth pixels marked in grey, as
+    the per-class IoU chart marks them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names: List[str] = list(results["per_class_iou"])
-    matrix = np.asarray(results["confusion_matrix"], dtype=np.float64)
-    rows = matrix.sum(axis=1, keepdims=True)
-    normalised = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    size = 0.35 * len(names) + 2
+    shown = confusion_cells(results)
+    names, normalised = shown["names"], shown["normalised"]
+    size = 0.42 * len(names) + 2
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     axes.set_xticks(range(len(names)), names, rotation=90)
     axes.set_yticks(range(len(names)), names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("ground truth")
+    axes.set_title(
+        f"Confusion matrix (% of each ground-truth class's pixels; mIoU {100 * results['mIoU']:.1f}%)\n"
+        f"numbers: the diagonal and errors of at least {100 * ANNOTATE_AT:.0f}%",
+        fontsize=10,
+    )
+    for row, column in shown["cells"]:
+        value = normalised[row, column]
+        axes.text(
+            column, row, f"{100 * value:.0f}", ha="center", va="center", fontsize=7,
+            color="white" if value > 0.5 else ("black" if row == column else "tab:red"),
+        )  # fmt: skip
+    for row, text in shown["marks"].items():
+        axes.get_yticklabels()[row].set_color("grey")
+        axes.text(-0.4, row, text, color="grey", fontstyle="italic", fontsize=7, va="center", ha="left")
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="fraction of the class's pixels")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
 def _save(figure, path: Union[str, Path]) -> Path:
@@ -132,12 +177,18 @@ def _save(figure, path: Union[str, Path]) -> Path:
     return path
 
 
-def write_report(results: Dict[str, Any], json_path: Union[str, Path]) -> List[Path]:
-    """The JSON report and, next to it, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
+def report_files(json_path: Union[str, Path]) -> List[Path]:
+    """What `write_report` writes: the JSON report, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
     json_path = Path(json_path)
     stem = json_path.with_suffix("")
+    return [json_path, Path(f"{stem}_class_iou.png"), Path(f"{stem}_confusion.png")]
+
+
+def write_report(results: Dict[str, Any], json_path: Union[str, Path]) -> List[Path]:
+    """The JSON report and, next to it, `<stem>_class_iou.png` and `<stem>_confusion.png`."""
+    json_file, class_iou, confusion = report_files(json_path)
     return [
-        write_json(results, json_path),
-        plot_class_iou(results, f"{stem}_class_iou.png"),
-        plot_confusion_matrix(results, f"{stem}_confusion.png"),
+        write_json(results, json_file),
+        plot_class_iou(results, class_iou),
+        plot_confusion_matrix(results, confusion),
     ]

@@ -92,11 +92,12 @@ def batch_augmentation_state(rank_state: Dict[str, Any]) -> Dict[str, Any]:
     return {"random": rank_state["mixup_random"], "generator": rank_state["global"]["generators"]["mixup"]}
 
 
-def seed_worker(worker_id: int) -> None:
-    """DataLoader worker_init_fn: a numpy Generator for the transforms, seeded from the loader's generator."""
+def seed_worker(worker_id: int, rank: int = 0) -> None:
+    """DataLoader worker_init_fn (with `rank` bound by `functools.partial`): a numpy Generator for the
+    transforms, seeded from the loader's generator and the process's rank."""
     info = torch.utils.data.get_worker_info()
     seed = torch.initial_seed()  # base_seed (drawn from the loader's generator) + worker_id
-    give_rng(info.dataset, seed, getattr(info.dataset, "_humanparse_rank", 0))
+    give_rng(info.dataset, seed, rank)
 
 
 def give_rng(dataset: Dataset, seed: int, rank: int) -> None:
@@ -118,8 +119,9 @@ def find_resume_checkpoint(
     """The checkpoint `--resume` continues from and its content, or None in a folder that holds no run.
 
     `latest.json` names it; without the pointer (a run killed between writes, a pointer deleted by hand) the
-    newest `epoch_*.pth` that reads back as a training checkpoint is taken. A folder that holds a run's files
-    (`run_files`) but no readable checkpoint is a ConfigError: resuming must never start it over.
+    newest `epoch_*.pth` that reads back as a training checkpoint is taken. A folder whose run saved checkpoints
+    that none reads back is a ConfigError: resuming must never start it over. A run that never saved one gives
+    None, like an empty folder: it starts again.
     """
     pointed = ckpt.latest_checkpoint(work_dir)
     if pointed is not None:
@@ -129,8 +131,13 @@ def find_resume_checkpoint(
             return path, ckpt.load_training_state(path)
         except CheckpointError:
             continue
-    present = sorted(name for name in run_files if (work_dir / name).exists())
-    present += sorted(path.name for path in ckpt.epoch_checkpoints(work_dir))
+    saved = sorted(path.name for path in ckpt.epoch_checkpoints(work_dir))
+    saved += [name for name in (ckpt.BEST_NAME,) if (work_dir / name).exists()]
+    if not saved:
+        # a run killed before its first checkpoint: nothing is lost by starting it again (the caller says so),
+        # and a job scheduler's blind requeue with --resume must not loop on a refusal
+        return None
+    present = sorted(name for name in run_files if (work_dir / name).exists()) + saved
     if present:
         raise ConfigError(
             f"--resume: {work_dir} holds a run ({', '.join(present[:5])}) but no readable checkpoint to continue "

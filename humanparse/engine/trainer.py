@@ -10,6 +10,7 @@ evaluation), `train.log` (plain text), `loss.png`, `lr.png`, `val_miou.png` and,
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from pathlib import Path
@@ -79,17 +80,27 @@ def prepare_work_dir(
             "--overwrite to start again in it, or choose another --work-dir"
         )
     if overwrite and not resume and is_main and work_dir.is_dir():
-        for name in RUN_FILES:
-            (work_dir / name).unlink(missing_ok=True)
-        for pattern in RUN_GLOBS:
-            for path in work_dir.glob(pattern):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+        remove_run_files(work_dir)
     if is_main:
         work_dir.mkdir(parents=True, exist_ok=True)
     return work_dir
+
+
+def remove_run_files(work_dir: Path) -> List[str]:
+    """Delete the files a run writes (RUN_FILES, RUN_GLOBS), never others; returns their names."""
+    removed = []
+    for name in RUN_FILES:
+        if (work_dir / name).exists():
+            (work_dir / name).unlink()
+            removed.append(name)
+    for pattern in RUN_GLOBS:
+        for path in work_dir.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path.name)
+    return removed
 
 
 class Trainer:
@@ -195,6 +206,10 @@ class Trainer:
         found = find_resume_checkpoint(self.work_dir, RUN_FILES) if self.resume else None
         if found is not None:
             check_resumable(config, found[1]["config"], found[0])
+        restarted: List[str] = []
+        if self.resume and found is None and self.is_main:
+            restarted = remove_run_files(self.work_dir)  # a run that saved no checkpoint: its logs go too
+        dist_utils.barrier()
         if self.resume and self.is_main:
             ckpt.remove_temporary_files(self.work_dir)  # left by writes a kill or a full disk interrupted
         self.log = RunLogger(
@@ -204,7 +219,11 @@ class Trainer:
             log_interval=self.log_interval,
             progress=self.progress,
         )
-        if self.resume and found is None:
+        if self.resume and found is None and restarted:
+            self.log.note(
+                f"nothing to resume in {self.work_dir}: the run there saved no checkpoint; starting it again"
+            )
+        elif self.resume and found is None:
             self.log.note(f"nothing to resume in {self.work_dir}: starting a new run")
 
         seed_everything(config.train.seed)
@@ -247,7 +266,6 @@ class Trainer:
                 f"multiple of the world size {context.world_size}"
             )
         self.train_dataset = build_dataset(config, config.data.train_split, train=True)
-        self.train_dataset._humanparse_rank = context.rank  # read by the worker_init_fn
         self.loader_generator = torch.Generator().manual_seed(config.train.seed)
         if context.world_size > 1:
             self.sampler = DistributedSampler(
@@ -262,7 +280,7 @@ class Trainer:
             num_workers=config.data.num_workers,
             pin_memory=self.device.type == "cuda",
             drop_last=config.train.drop_last,
-            worker_init_fn=seed_worker,
+            worker_init_fn=functools.partial(seed_worker, rank=context.rank),
             generator=self.loader_generator,
         )
         if len(loader) == 0:
@@ -425,7 +443,7 @@ class Trainer:
             dist_utils.unwrap_model(self.model),
             self.config,
             self.val_dataset,
-            device=str(self.device),
+            device=self.device,
             progress=self.progress and self.is_main,
         )
         self.model.train()

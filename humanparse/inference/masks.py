@@ -10,6 +10,7 @@ but `background` (index 0), and `Xs` both classes of a `left_X`/`right_X` pair (
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
@@ -17,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from humanparse.errors import ConfigError
+from humanparse.suggest import did_you_mean
 
 GROUPS = ("foreground",)
 """Names that stand for several classes: `foreground` = every class but index 0 (background)."""
@@ -54,7 +56,10 @@ def group_classes(group: str, class_names: Sequence[str]) -> Tuple[int, ...]:
     pairs = pair_groups(class_names)
     if _key(group) in pairs:
         return pairs[_key(group)]
-    raise ConfigError(f"unknown class group {group!r}; groups: {', '.join([*GROUPS, *pairs])}")
+    known = [*GROUPS, *pairs]
+    raise ConfigError(
+        f"unknown class group {group!r}{did_you_mean(group, known)}; groups: {', '.join(known)}"
+    )
 
 
 def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[int, ...]:
@@ -71,7 +76,10 @@ def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[i
             indices.update(group_classes(key, class_names))
         else:
             groups = ", ".join([*GROUPS, *pair_groups(class_names)])
-            raise ConfigError(f"unknown class {name!r}; classes: {', '.join(class_names)}; groups: {groups}")
+            close = did_you_mean(name, [*class_names, *GROUPS, *pair_groups(class_names)])
+            raise ConfigError(
+                f"unknown class {name!r}{close}; classes: {', '.join(class_names)}; groups: {groups}"
+            )
     return tuple(sorted(indices))
 
 
@@ -97,6 +105,16 @@ def parse_mask_specs(specs: Sequence[str], class_names: Sequence[str]) -> List[M
             raise ConfigError(f"mask name {mask.name!r} is given twice")
         seen.add(mask.name)
     return parsed
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    """A 0/255 uint8 mask as a grayscale PNG, encoded as the label maps are (Pillow): the one encoding of a
+    mask, in `predict`'s files and the server's answers alike."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(mask, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def compute_mask(labels: np.ndarray, classes: Sequence[int]) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from humanparse.configs import Config
-from humanparse.errors import CheckpointError
+from humanparse.errors import CheckpointError, HumanParseError, first_meaningful_line
 
 CONFIG_KEY = "humanparse.config"
 RT_INFO_SECTION = "humanparse"  # OpenVINO IR: rt_info["humanparse"][key without the prefix]
@@ -103,7 +103,7 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, str]:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as error:
-        raise CheckpointError(f"{path}: not a readable ONNX file ({error})") from error
+        raise CheckpointError(f"{path}: not a readable ONNX file ({first_meaningful_line(error)})") from error
     return {prop.key: prop.value for prop in proto.metadata_props if prop.key.startswith("humanparse.")}
 
 
@@ -114,7 +114,7 @@ def _openvino_metadata(path: Path) -> Dict[str, str]:
     try:
         model = openvino.Core().read_model(str(path))
     except Exception as error:
-        raise CheckpointError(f"{path}: OpenVINO cannot read it ({error})") from error
+        raise CheckpointError(f"{path}: OpenVINO cannot read it ({first_meaningful_line(error)})") from error
     if not model.has_rt_info([RT_INFO_SECTION, CONFIG_KEY.split(".", 1)[1]]):
         return {}
     section = model.get_rt_info()[RT_INFO_SECTION]
@@ -130,6 +130,13 @@ def config_from_model_file(path: Union[str, Path]) -> Config:
             "give the config"
         )
     try:
-        return Config.from_dict(json.loads(metadata[CONFIG_KEY]))
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{path}: its stored config cannot be read ({error})") from error
+        stored = json.loads(metadata[CONFIG_KEY])
+    except RecursionError:
+        raise CheckpointError(f"{path}: its stored config is nested too deeply to be a config") from None
+    except ValueError as error:
+        raise CheckpointError(f"{path}: its stored config is not JSON ({error})") from None
+    try:
+        # the same checks as a config on the command line (sizes, scales, types)
+        return Config.from_dict(stored)
+    except (HumanParseError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise CheckpointError(f"{path}: its stored config cannot be used ({error})") from None

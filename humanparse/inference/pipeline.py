@@ -24,7 +24,9 @@ import torch
 
 from humanparse.data.io import label_png, read_image
 from humanparse.errors import ConfigError, DataError
-from humanparse.inference.masks import compute_mask
+from humanparse.hardware import resolve_device
+from humanparse.inference.leftovers import remove_leftovers
+from humanparse.inference.masks import MaskSpec, compute_mask, mask_png
 from humanparse.inference.prediction_io import (
     PhotoItem,
     add_legend,
@@ -47,7 +49,7 @@ class OutputSpec:
 
     palette: str = "lip"
     class_names: Tuple[str, ...] = ()
-    masks: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()  # (name, class ids): `<relative>_<name>.png`
+    masks: Tuple[MaskSpec, ...] = ()  # `<relative>_<name>.png` each
     label_lookup: Optional[np.ndarray] = None  # --label-map: recipe class -> saved id
     overlay: bool = False
     legend: bool = False
@@ -63,7 +65,7 @@ class OutputSpec:
 
     @property
     def suffixes(self) -> Tuple[str, ...]:
-        return output_suffixes(self.overlay, self.logits, [name for name, _ in self.masks])
+        return output_suffixes(self.overlay, self.logits, [mask.name for mask in self.masks])
 
     @property
     def keep_image(self) -> bool:
@@ -89,9 +91,9 @@ class OutputSpec:
         base = out / item.relative
         saved = self.label_lookup[labels] if self.label_lookup is not None else labels
         write_atomic(base.with_name(base.name + ".png"), png_bytes(label_png(saved, self.palette)))
-        for name, class_ids in self.masks:
-            path = base.with_name(f"{base.name}_{name}.png")
-            write_atomic(path, encode(path, compute_mask(labels, class_ids)))
+        for mask in self.masks:
+            path = base.with_name(f"{base.name}_{mask.name}.png")
+            write_atomic(path, mask_png(compute_mask(labels, mask.classes)))
         if self.overlay and image is not None:
             path = base.with_name(f"{base.name}_overlay.jpg")
             picture = overlay(image, labels, self.palette)
@@ -142,13 +144,15 @@ class PhotoDataset(torch.utils.data.Dataset):
         items: Sequence[PhotoItem],
         transform: Callable,
         keep_image: bool = False,
-        read: Callable[[str], Any] = read_image,
+        max_pixels: Optional[float] = None,
+        read: Callable[..., Any] = read_image,
     ) -> None:
         # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
         self.sources = np.array([str(item.source) for item in items])
         self.transform = transform
         self.keep_image = keep_image
-        self.read = read  # path -> what `transform` takes (OpenCV's BGR array; tryon: a PIL image)
+        self.max_pixels = max_pixels  # checked from the header, before decoding
+        self.read = read  # (path, max_pixels) -> what `transform` takes (OpenCV's BGR array; tryon: PIL)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -156,7 +160,7 @@ class PhotoDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         source = str(self.sources[index])
         try:
-            image = self.read(source)
+            image = self.read(source, self.max_pixels)
             sample = self.transform(image)
         except DataError as error:
             return {"index": index, "error": str(error)}
@@ -250,13 +254,16 @@ def run_pipeline(
     overwrite: bool = False,
     progress: Optional[Callable[[int], Any]] = None,
     on_plan: Optional[Callable[[int, int], Any]] = None,
+    max_pixels: Optional[float] = None,
 ) -> Summary:
     """Predict and write this part's photos; returns its Summary.
 
-    `predictor` needs `transform` (run in the workers), `predict_samples` and `device`, and may give `read` (path
-    -> what `transform` takes; default `read_image`). `spec` needs `suffixes`, `keep_image`, `done` and `write`
-    (`OutputSpec`; `humanparse tryon` gives its own). `progress(n)` is called as photos are handed to the writer;
-    `on_plan(todo, skipped)` once the photos already done are known.
+    `predictor` needs `transform` (run in the workers), `predict_samples` and `device`, and may give `read`
+    ((path, max_pixels) -> what `transform` takes; default `read_image`). `spec` needs `suffixes`, `keep_image`,
+    `done` and `write` (`OutputSpec`; `humanparse tryon` gives its own). `progress(n)` is called as photos
+    are handed to the writer; `on_plan(todo, skipped)` once the photos already done are known. A photo over
+    `max_pixels` (read from its header) fails on its own. The temporary files that a killed run left for the
+    photos still to do are removed first.
     """
     start = time.perf_counter()
     summary = Summary()
@@ -267,13 +274,16 @@ def run_pipeline(
         if todo:  # a half-done block runs whole: its photos keep the batch they had
             blocks.append(block)
             pending.update(todo)
+    remove_leftovers(spec.paths(out, items[index]) for index in pending)
     if on_plan is not None:
         on_plan(len(pending), summary.skipped)
     if not blocks:
         summary.seconds = time.perf_counter() - start
         return summary
     read = getattr(predictor, "read", read_image)
-    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.keep_image, read=read)
+    dataset = PhotoDataset(
+        items, predictor.transform, keep_image=spec.keep_image, max_pixels=max_pixels, read=read
+    )
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=blocks,
@@ -325,7 +335,7 @@ class Placement:
     parts: int
     rank: int
     world_size: int
-    device: str
+    device: torch.device  # checked (`resolve_device`): the factory takes it as it is
     threads: int
 
     @property
@@ -361,11 +371,9 @@ def place(device: str, shard: Optional[str] = None, threads: Optional[int] = Non
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
-        if world_size > 1:
-            device = f"cuda:{local_rank % torch.cuda.device_count()}"
+    target = resolve_device(device)
+    if target.type == "cuda" and world_size > 1:
+        target = torch.device("cuda", local_rank % torch.cuda.device_count())
     if threads is None:
         threads = max(1, available_cores() // max(1, local_world))
     return Placement(
@@ -373,7 +381,7 @@ def place(device: str, shard: Optional[str] = None, threads: Optional[int] = Non
         parts=shard_count * world_size,
         rank=rank,
         world_size=world_size,
-        device=device,
+        device=target,
         threads=threads,
     )
 

@@ -3,20 +3,22 @@ PNGs, masks, overlays (with a legend) and logits, and `--label-map` files."""
 
 from __future__ import annotations
 
-import glob
 import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
-from humanparse.data.io import label_png
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import ConfigError, DataError
+from humanparse.inference.list_files import read_list_file
+from humanparse.inference.own_outputs import drop_own_outputs
+from humanparse.inference.walk import glob_base, glob_files, has_magic, walk_files
 from humanparse.outputs import atomic_write
+from humanparse.suggest import did_you_mean
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OVERLAY_WEIGHT = 0.5  # share of the label colours in the overlay
@@ -35,26 +37,13 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _walk(folder: Path, skip: Optional[Path]) -> List[Path]:
-    """Images under `folder`, recursively, not descending into `skip` (the output folder)."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        root_path = Path(root)
-        if skip is not None:
-            dirs[:] = [d for d in dirs if (root_path / d).resolve() != skip]
-        found += [root_path / name for name in files if is_image(Path(name))]
-    return found
-
-
 def _stem(relative: Path) -> str:
     return relative.with_suffix("").as_posix()
 
 
 def _glob_base(pattern: str) -> Path:
     """The folder before the first wildcard of `pattern`: matches mirror their path below it."""
-    parts = Path(pattern).parts
-    base = [part for part in parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
-    return Path(*base) if base else Path(".")
+    return glob_base(pattern)[0]
 
 
 def plan_inputs(
@@ -63,32 +52,35 @@ def plan_inputs(
     """The photos named by `inputs` (files, folders walked recursively, glob patterns) and `list_file` (one path a
     line), sorted by output path. A folder's photos keep their path below it; a glob's, their path below the
     pattern's fixed part; a file named directly or an absolute list entry, its name; a relative list entry, its
-    path. The output folder `out` is never walked into.
+    path. The output folder `out` is never walked into, and predict's own outputs in it (a rerun with `--out`
+    equal to the input folder) are never inputs. Walking and patterns follow folder links without looping
+    (`humanparse.inference.walk`); a file link that loops is kept, to fail on its own into `failed.jsonl`.
 
     Raises DataError for an input that matches nothing, a folder without images, or two photos whose outputs
     would have the same name.
     """
-    skip = Path(out).resolve() if out is not None else None
+    skip = Path(out) if out is not None else None
     items: List[PhotoItem] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            images = _walk(path, skip)
+            images = [(p, parts) for p, parts in walk_files(path, skip=skip) if is_image(p)]
             if not images:
                 raise DataError(f"{path}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
-            items += [PhotoItem(p, _stem(p.relative_to(path))) for p in images]
-        elif path.is_file():
+            items += [PhotoItem(p, _stem(Path(*parts))) for p, parts in images]
+        elif path.is_file() or path.is_symlink():
             items.append(PhotoItem(path, path.stem))
-        elif glob.has_magic(str(item)):
-            base = _glob_base(str(item))
-            matches = [Path(p) for p in glob.glob(str(item), recursive=True) if Path(p).is_file()]
+        elif has_magic(str(item)):
+            matches = glob_files(str(item), skip=skip)
             if not matches:
                 raise DataError(f"{item}: pattern matches no files")
-            items += [PhotoItem(p, _stem(p.relative_to(base))) for p in matches]
+            items += [PhotoItem(p, _stem(relative)) for p, relative in matches]
         else:
             raise DataError(f"{path}: no such file or folder")
     if list_file is not None:
         items += _list_items(Path(list_file))
+    if out is not None:
+        items = drop_own_outputs(items, Path(out))
     if not items:
         raise DataError("no input photos: give files, folders, patterns or --list FILE")
     return _unique(items)
@@ -101,14 +93,8 @@ def collect_images(inputs: Sequence[PathLike]) -> List[Path]:
 
 
 def _list_items(list_file: Path) -> List[PhotoItem]:
-    try:
-        lines = list_file.read_text().splitlines()
-    except OSError as error:
-        raise DataError(f"--list {list_file}: cannot read it: {error.strerror or error}") from error
     items = []
-    for line in (line.strip() for line in lines):
-        if not line or line.startswith("#"):
-            continue
+    for line in read_list_file(list_file, "--list"):
         path = Path(line)
         inside = not path.is_absolute() and ".." not in path.parts
         items.append(PhotoItem(path, _stem(path) if inside else path.stem))
@@ -116,10 +102,10 @@ def _list_items(list_file: Path) -> List[PhotoItem]:
 
 
 def _unique(items: Iterable[PhotoItem]) -> List[PhotoItem]:
-    by_output = {}
+    by_output: Dict[str, PhotoItem] = {}
     for item in items:
         other = by_output.setdefault(item.relative, item)
-        if other.source.resolve() != item.source.resolve():
+        if os.path.realpath(other.source) != os.path.realpath(item.source):  # never raises on a link loop
             raise DataError(
                 f"{other.source} and {item.source} would both write {item.relative}.png; rename one or "
                 "predict them separately"
@@ -131,19 +117,16 @@ def check_out_folder(out: Path, items: Sequence[PhotoItem], suffixes: Sequence[s
     """Refuse an --out that is a file or where an output (`relative + suffix`) would replace an input photo."""
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out}: is an existing file, not a folder")
-    root = str(out.resolve()) + os.sep
-    inside = {str(item.source.resolve()) for item in items}
-    inside = {path for path in inside if path.startswith(root)}
-    if not inside:
-        return
-    for item in items:
-        for suffix in suffixes:
-            target = str((out / f"{item.relative}{suffix}").resolve())
-            if target in inside:
-                raise DataError(
-                    f"--out {out}: {item.relative}{suffix} would overwrite the input {target}; "
-                    "choose another output folder"
-                )
+    from humanparse.output_paths import first_overwritten_input
+
+    targets = (out / f"{item.relative}{suffix}" for item in items for suffix in suffixes)
+    clash = first_overwritten_input(targets, [item.source for item in items], within=out)
+    if clash is not None:
+        target, source = clash
+        raise DataError(
+            f"--out {out}: {target.relative_to(out)} would overwrite the input {source}; "
+            "choose another output folder"
+        )
 
 
 def check_mask_names(items: Sequence[PhotoItem], suffixes: Sequence[str]) -> None:
@@ -184,21 +167,60 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+OUTLINE_BGR = (
+    255,
+    255,
+    255,
+)  # class boundaries on overlays: light, so that dark classes show on dark clothes
+
+
+def class_boundaries(labels: np.ndarray) -> np.ndarray:
+    """Boolean map of the pixels where the class changes (against the left or upper neighbour), about one pixel
+    wide per 500 pixels of the photo's longer side; the ignore value draws no boundary."""
+    edges = np.zeros(labels.shape, dtype=bool)
+    valid = labels != IGNORE_INDEX
+    edges[1:, :] |= (labels[1:, :] != labels[:-1, :]) & valid[1:, :] & valid[:-1, :]
+    edges[:, 1:] |= (labels[:, 1:] != labels[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    width = max(1, int(round(max(labels.shape) / 500)))
+    if width > 1:
+        edges = cv2.dilate(edges.astype(np.uint8), np.ones((width, width), np.uint8)).astype(bool)
+    return edges
+
+
 def overlay(image_bgr: np.ndarray, labels: np.ndarray, palette: str = "lip") -> np.ndarray:
-    """The photo blended with the label colours (background and ignore kept as the photo), BGR uint8."""
+    """The photo blended with the label colours (background and ignore kept as the photo) and the class
+    boundaries drawn in a light outline, BGR uint8."""
     colours = get_palette(palette)[labels][..., ::-1]  # palette is RGB, OpenCV writes BGR
     blended = cv2.addWeighted(image_bgr, 1 - OVERLAY_WEIGHT, np.ascontiguousarray(colours), OVERLAY_WEIGHT, 0)
     keep = (labels == 0) | (labels == IGNORE_INDEX)
     blended[keep] = image_bgr[keep]
+    blended[class_boundaries(labels)] = OUTLINE_BGR
     return blended
 
 
+def colour_labels(labels: np.ndarray, palette: str = "lip") -> np.ndarray:
+    """The label map in the palette's colours, unblended (what the label PNG shows), BGR uint8."""
+    return np.ascontiguousarray(get_palette(palette)[labels][..., ::-1])
+
+
+def legend_classes(labels: np.ndarray, num_classes: int, background: bool = False) -> List[int]:
+    """The class ids a legend of `labels` lists: those present, background (0) only when `background` (it is
+    painted in a label map, left unpainted in an overlay)."""
+    first = 0 if background else 1
+    return [int(c) for c in np.unique(labels) if first <= c < num_classes]
+
+
 def add_legend(
-    image_bgr: np.ndarray, labels: np.ndarray, class_names: Sequence[str], palette: str = "lip"
+    image_bgr: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    palette: str = "lip",
+    background: bool = False,
 ) -> np.ndarray:
-    """`image_bgr` with a panel on its right listing the classes present in `labels` (colour swatch + name)."""
+    """`image_bgr` with a panel on its right listing the classes present in `labels` (colour swatch + name);
+    background only with `background` (see `legend_classes`)."""
     colours = get_palette(palette)
-    present = [int(c) for c in np.unique(labels) if c < len(class_names)]
+    present = legend_classes(labels, len(class_names), background)
     height = image_bgr.shape[0]
     font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
     row = max(14, int(round(22 * scale / 0.45)))
@@ -233,52 +255,41 @@ def load_label_map(path: PathLike, class_names: Sequence[str]) -> np.ndarray:
     """
     import yaml
 
+    from humanparse.strict_yaml import load_unique
+
     path = Path(path)
     try:
-        mapping = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"--label-map {path}: cannot read it ({str(error).splitlines()[0]})") from error
+        mapping = load_unique(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--label-map {path}: not UTF-8 text (a binary file?)") from None
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"--label-map {path}: cannot read it ({reason})") from None
     if not isinstance(mapping, dict):
         raise ConfigError(f"--label-map {path}: expected a mapping `class: id`, one a line")
     index = {name: i for i, name in enumerate(class_names)}
     lookup = np.arange(256, dtype=np.uint8)  # the ignore value 255 stays itself
     mapped = set()
     for key, value in mapping.items():
-        class_id = key if isinstance(key, int) and 0 <= key < len(class_names) else index.get(str(key))
+        numeric = isinstance(key, int) and not isinstance(key, bool)
+        class_id = key if numeric and 0 <= key < len(class_names) else index.get(str(key))
         if class_id is None:
             raise ConfigError(
-                f"--label-map {path}: unknown class {key!r}; the recipe's: {', '.join(class_names)}"
+                f"--label-map {path}: unknown class {key!r}{did_you_mean(str(key), class_names)}; the recipe's: "
+                f"{', '.join(class_names)}"
             )
-        if not isinstance(value, int) or not 0 <= value <= 255:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
             raise ConfigError(f"--label-map {path}: {key}: {value!r} is not an id in 0..255")
+        if class_id in mapped:
+            raise ConfigError(
+                f"--label-map {path}: {class_names[class_id]} is mapped twice (by name and by id)"
+            )
         lookup[class_id] = value
         mapped.add(class_id)
     missing = [name for i, name in enumerate(class_names) if i not in mapped]
     if missing:
         raise ConfigError(f"--label-map {path}: classes not mapped: {', '.join(missing)}")
     return lookup
-
-
-def write_outputs(
-    out_dir: PathLike,
-    source: PathLike,
-    labels: np.ndarray,
-    palette: str = "lip",
-    image: Optional[np.ndarray] = None,
-    logits: Optional[np.ndarray] = None,
-) -> List[Path]:
-    """Write `<stem>.png`, and `<stem>_overlay.jpg` when `image` / `<stem>_logits.npy` (float16) when `logits`."""
-    out_dir = Path(out_dir)
-    stem = Path(source).stem
-    written = [out_dir / f"{stem}.png"]
-    write_atomic(written[0], png_bytes(label_png(labels, palette)))
-    if image is not None:
-        written.append(out_dir / f"{stem}_overlay.jpg")
-        write_atomic(written[-1], encode(written[-1], overlay(image, labels, palette)))
-    if logits is not None:
-        written.append(out_dir / f"{stem}_logits.npy")
-        write_atomic(written[-1], npy_bytes(logits.astype(np.float16)))
-    return written
 
 
 def output_suffixes(

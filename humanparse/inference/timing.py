@@ -61,30 +61,36 @@ def time_inference(
     config_name: str,
     device: str = "cpu",
     precision: str = "fp32",
-    size: Optional[int] = None,
+    size: Optional[Sequence[int]] = None,
     batch: int = 1,
     repeats: int = 5,
     warmup: int = 2,
 ) -> Timing:
     """Time `repeats` forward passes of a recipe's network (after `warmup` untimed ones); median per batch.
 
-    `size` is a square input side; None takes the recipe's `model.input_size`.
+    `size` is the input (height, width), or a square side; None takes the recipe's `model.input_size`.
     """
     from humanparse.configs import get_config
-    from humanparse.inference.tta import model_forward
+    from humanparse.inference.runtimes.torch_runtime import model_forward
     from humanparse.models.builder import build_model
     from humanparse.models.prepare import prepare_for_inference
 
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    for option, value in (("--batch", batch), ("--repeats", repeats), ("--size", size or 1)):
+    if isinstance(size, int):
+        size = (size, size)
+    for option, value in (
+        ("--batch-size", batch),
+        ("--repeats", repeats),
+        ("--input-size", min(size or [1])),
+    ):
         if value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
     if warmup < 0:
         raise ConfigError(f"--warmup must be at least 0, got {warmup}")
     target = resolve_device(device)
     config = get_config(config_name)
-    height, width = (size, size) if size else tuple(config.model.input_size)
+    height, width = tuple(size) if size else tuple(config.model.input_size)
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
     model = prepare_for_inference(model, images[:1], inplace=True)

@@ -10,6 +10,7 @@ import torch
 
 from humanparse.configs import get_config, list_configs
 from humanparse.errors import CheckpointError
+from humanparse.suggest import did_you_mean
 
 _MANUAL_HOSTS = ("drive.google.com", "pan.baidu.com")
 
@@ -59,6 +60,7 @@ def resolve(name: str, download: bool = True) -> Path:
     if entry is None:
         raise CheckpointError(
             f"{name!r} is neither an existing file nor a model-zoo name with published weights"
+            f"{did_you_mean(name, zoo_table())}"
         )
     path = cached_path(entry)
     if path.is_file():

@@ -9,6 +9,7 @@ the page, /healthz and /metrics stay open (the page asks for the key).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import time
@@ -23,11 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from humanparse.serve.batcher import MicroBatcher, QueueFull
 from humanparse.serve.metrics import ServeMetrics
 from humanparse.serve.service import ParseOptions, ParseService, parse_options
-from humanparse.serve.uploads import UploadError, decode_upload
+from humanparse.serve.uploads import UploadError, decode_for_network, full_size_labels, working_side
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _ENDPOINTS = ("/v1/parse", "/v1/model", "/healthz", "/metrics", "/")
@@ -48,6 +50,7 @@ class ServeSettings:
     retry_after_s: int = 1
     warmup: bool = True
     request_threads: Optional[int] = None  # None: default_request_threads(device)
+    max_side: Optional[int] = None  # longest side decoded and worked on; None: uploads.working_side(config)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -64,6 +67,14 @@ def default_request_threads(device: str) -> int:
     if str(device).startswith("cuda"):
         return cores
     return max(1, cores - torch.get_num_threads())
+
+
+_logger = logging.getLogger("humanparse.serve")
+
+
+def _client(request) -> str:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else "?"
 
 
 def _error(status: int, message: str, headers: Optional[dict] = None):
@@ -98,18 +109,28 @@ class _RequestMetrics:
                 self.metrics.latency.observe(time.perf_counter() - start)
 
 
-async def _read_body(request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes (never read whole first)."""
+async def _read_body(request, limit: int, timeout_s: Optional[float] = None) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes (never read whole first), and with
+    408 when it has not all arrived within `timeout_s` (a slow-body client must not hold a connection)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise UploadError(413, f"upload of {int(length)} bytes is over the limit of {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UploadError(413, f"upload is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def read() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise UploadError(413, f"upload is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    if timeout_s is None:
+        return await read()
+    try:
+        return await asyncio.wait_for(read(), timeout_s)
+    except asyncio.TimeoutError:
+        raise UploadError(408, f"the request body did not arrive within {timeout_s:g} s") from None
 
 
 async def _multipart_file(request, body: bytes) -> Tuple[bytes, List[Tuple[str, str]]]:
@@ -190,19 +211,36 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         first = (error.errors() or [{}])[0]
         return _error(422, f"invalid request: {first.get('msg', 'bad parameter')} at {first.get('loc')}")
 
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, error: ClientDisconnect):
+        # a client that hangs up is no server error: one line, no traceback (nothing can be answered)
+        _logger.info("client %s closed the connection before its request was read", _client(request))
+        return Response(status_code=499)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception):
         message = str(error).splitlines()[0] if str(error) else ""
         return _error(500, f"internal error: {type(error).__name__}: {message}"[:300])
 
+    max_side = settings.max_side or working_side(service.config)
+
     def decode_and_prepare(body: bytes):
-        return service.prepare(decode_upload(body, settings.max_pixels))
+        # at most `max_side` pixels a side are decoded and worked on, whatever the photo's size: the memory of a
+        # request is bounded by max_side, not by --max-pixels (see the README's "Memory of serve")
+        image, full = decode_for_network(body, settings.max_pixels, max_side)
+        return service.prepare(image), full
+
+    def answer(labels, full, options):
+        return service.answer(full_size_labels(labels, full), options)
 
     def check_key(request: Request) -> None:
         if settings.api_key is None:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), settings.api_key):
+        # bytes, not text: compare_digest refuses non-ASCII text (a 500 for any non-ASCII token); Starlette
+        # decodes headers as latin-1, so encoding back gives the bytes the client sent
+        given = token.strip().encode("latin-1", "replace")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given, settings.api_key.encode("ascii")):
             raise UploadError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'")
 
     @app.post("/v1/parse")
@@ -212,17 +250,17 @@ def create_app(predictor, settings: Optional[ServeSettings] = None, palette: Opt
         options: ParseOptions = parse_options(request.query_params.multi_items(), service.class_names)
         if batcher.full:  # shed load before reading the body
             raise QueueFull()
-        body = await _read_body(request, settings.max_upload_bytes)
+        body = await _read_body(request, settings.max_upload_bytes, settings.timeout_s)
         if request.headers.get("content-type", "").lower().startswith(_MULTIPART):
             body, fields = await _multipart_file(request, body)
             if fields:
                 params = request.query_params.multi_items() + fields
                 options = parse_options(params, service.class_names)
         loop = asyncio.get_running_loop()
-        sample = await loop.run_in_executor(request_pool, decode_and_prepare, body)
+        sample, full = await loop.run_in_executor(request_pool, decode_and_prepare, body)
         del body
         labels = await batcher.submit(sample, options.key, settings.timeout_s)
-        content, media_type = await loop.run_in_executor(request_pool, service.answer, labels, options)
+        content, media_type = await loop.run_in_executor(request_pool, answer, labels, full, options)
         return Response(content, media_type=media_type)
 
     @app.exception_handler(QueueFull)

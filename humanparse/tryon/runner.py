@@ -22,13 +22,16 @@ PathLike = Union[str, Path]
 MODEL_FILE_SUFFIXES = (".onnx", ".xml")
 
 
-def read_photo(path: str) -> Image.Image:
-    """A photo decoded as the try-on repositories decode it: PIL, no EXIF rotation (`Image.open`)."""
+def read_photo(path: str, max_pixels: Optional[float] = None) -> Image.Image:
+    """A photo decoded as the try-on repositories decode it: PIL, no EXIF rotation (`Image.open`); `max_pixels`
+    refuses a larger image from its header, before decoding."""
     import io
 
-    from humanparse.data.io import check_complete, read_bytes
+    from humanparse.data.io import check_complete, check_pixels, read_bytes
 
     data = read_bytes(path, "image")
+    if max_pixels is not None:
+        check_pixels(data, path, max_pixels)
     check_complete(data, path, "image")
     try:
         image = Image.open(io.BytesIO(data))

@@ -136,8 +136,8 @@ def test_fp32_files_on_each_runtime_match_torch(backend, setup):
     if backend == "openvino":
         pytest.importorskip("openvino")
     from humanparse.data.datasets import build_dataset
-    from humanparse.inference.backends import create_predictor, runtime_forward
     from humanparse.engine.evaluator import evaluate
+    from humanparse.inference.backends import create_predictor, runtime_forward
     from humanparse.inference.predictor import Predictor
 
     photos = setup["data"] / "val_images"
@@ -194,7 +194,7 @@ def test_export_writes_the_recipe_and_replaces_an_old_file(setup, tmp_path):
     from humanparse.inference.metadata import config_from_model_file
 
     out = tmp_path / "model.onnx"
-    out.write_text("old")
+    out.write_bytes(setup["fp32"].read_bytes())  # an earlier export (a file of another kind is refused)
     argv = ["export", RESIZE_RECIPE, str(setup["checkpoint"]), "--onnx", str(out)]
     assert main(argv + cli_settings()) == 0
     assert config_from_model_file(out).name == RESIZE_RECIPE

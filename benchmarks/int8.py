@@ -31,6 +31,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+from humanparse.zoo.cache import cache_root
+
 CE2P = "ce2p_resnet101os8_lip"
 SCHP = "schp_resnet101_lip"
 ACCURACY_RECIPE = "ce2p_resnet50os16_lip"
@@ -57,8 +59,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--work",
-        default=os.path.expanduser("~/.cache/humanparse/benchmarks/int8"),
-        help="work folder: photos, model files, the trained network (default ~/.cache/humanparse/benchmarks/int8)",
+        default=str(cache_root() / "benchmarks" / "int8"),
+        help="work folder: photos, model files, the trained network (default: humanparse's cache, "
+        "~/.cache/humanparse or $HUMANPARSE_CACHE, /benchmarks/int8)",
     )
     parser.add_argument("--threads", type=int, default=2, help="threads of every runtime (default 2)")
     parser.add_argument("--photos", type=int, default=4, help="timed photos (default 4)")

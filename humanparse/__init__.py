@@ -7,6 +7,8 @@ The public API, imported lazily so that `humanparse --help` stays quick:
     humanparse.load_weights(model, "ce2p_resnet101os8_lip.pth")
     predictor = humanparse.Predictor("csenet_resnet101_lip", "LIP_epoch_Best.pth")
     labels = predictor("person.jpg")
+    humanparse.download_weights("schp_resnet101_lip")  # published weights by name, verified (`humanparse models`)
+    predictor = humanparse.Predictor("schp_resnet101_lip")  # a recipe with no checkpoint: its zoo weights
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _LAZY = {
     "get_config": "humanparse.configs",
     "list_configs": "humanparse.configs",
     "load_config": "humanparse.configs",
+    "download_weights": "humanparse.zoo",
     "get_label_set": "humanparse.data.labels",
     "get_palette": "humanparse.data.labels",
 }

@@ -4,6 +4,7 @@ import pytest
 
 from humanparse.configs import Config, get_config, list_configs, load_config
 from humanparse.errors import ConfigError
+from humanparse.zoo import get_entry
 
 CE2P_NAMES = [
     f"ce2p_resnet{depth}os{stride}_{dataset}"
@@ -38,7 +39,7 @@ def test_ce2p_recipes_follow_sssegmentation(name):
     assert config.train.lr == 0.01 and config.train.min_lr == pytest.approx(1e-4)
     assert config.train.edge_loss_normalized is (not is_voc)
     assert config.eval.protocol == "resize" and config.eval.keep_ratio is is_voc
-    assert config.published["weights_url"].endswith(f"{name}.pth")
+    assert get_entry(name).files[0].sources[0].url.endswith(f"/ssseg_ce2p/{name}_train.pth")
 
 
 def test_official_recipes():

@@ -10,7 +10,6 @@ from humanparse.configs import get_config, list_configs
 from humanparse.errors import ConfigError
 from humanparse.models.checkpoint_io import checkpoint_dict
 from humanparse.models.weights import load_for_inference_with_report
-from humanparse.models.zoo import zoo_table
 from humanparse.registry import ARCHITECTURES, LOSSES, RECIPES, Registry
 
 
@@ -68,14 +67,6 @@ def test_a_network_refuses_values_it_would_ignore(name, assignment, message):
     config = get_config(name).override([assignment])
     with torch.device("meta"), pytest.raises(ConfigError, match=message):
         humanparse.build_model(config)
-
-
-def test_zoo_cache_names_are_unique_per_config():
-    table = zoo_table()
-    names = [entry.file_name for entry in table.values()]
-    assert len(names) == len(set(names)), names
-    assert table["cdgnet_resnet101_lip"].file_name != table["ce2p_official_resnet101_lip"].file_name
-    assert table["schp_resnet101_lip"].file_name == "exp-schp-201908261155-lip.pth"
 
 
 def test_load_for_inference_ignores_a_moved_imagenet_file(tmp_path):

@@ -28,7 +28,7 @@ def test_ranking_is_by_similarity_not_prefix():
 def test_config_key_mask_class_and_zoo_name_suggest():
     from humanparse.configs import get_config
     from humanparse.inference.masks import parse_mask_specs
-    from humanparse.models import zoo
+    from humanparse import zoo
 
     with pytest.raises(ConfigError, match=r"unknown config key 'train\.lrr'; did you mean lr"):
         get_config("ce2p_tiny_synthetic").override(["train.lrr=0.1"])
@@ -36,4 +36,4 @@ def test_config_key_mask_class_and_zoo_name_suggest():
     with pytest.raises(ConfigError, match=r"unknown class 'uper_clothes'; did you mean upper_clothes"):
         parse_mask_specs(["top=uper_clothes"], classes)
     with pytest.raises(CheckpointError, match=r"did you mean schp_resnet101_lip"):
-        zoo.resolve("schp_resnet101_lipp", download=False)
+        zoo.resolve("schp_resnet101_lipp")

@@ -15,6 +15,8 @@ COMMANDS = {
     "synth": "synth",
     "check-data": "check_data",
     "configs": "configs",
+    "models": "models",
+    "download": "download",
     "train": "train",
     "test": "evaluate",
     "predict": "predict",

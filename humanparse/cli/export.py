@@ -20,7 +20,7 @@ from humanparse.cli.options import add_input_size_option, add_set_option
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
-    parser.add_argument("checkpoint", help="weights: a humanparse checkpoint or a reference one (.pth)")
+    parser.add_argument("checkpoint", help="weights: a humanparse checkpoint, a reference .pth or a zoo name")
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
     add_input_size_option(parser, "the recipe's eval.input_size")
     parser.add_argument("--dynamic", action="store_true", help="symbolic batch, height and width")

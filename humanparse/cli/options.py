@@ -163,7 +163,7 @@ def zoo_weights(config: Optional[str]) -> Optional[str]:
     """`config` itself when it is a model-zoo name (a recipe with published weights), else None."""
     if config is None or Path(config).suffix:  # a file path, not a recipe name
         return None
-    from humanparse.models.zoo import get_entry
+    from humanparse.zoo import get_entry
 
     return config if get_entry(config) is not None else None
 
@@ -204,7 +204,9 @@ def resolve_model_arguments(args: argparse.Namespace, positional: str = "") -> N
                 f"{' INPUT...' if positional else ''}`"
             )
     if args.backend is None:
-        args.backend = MODEL_FILE_BACKENDS.get(Path(args.checkpoint).suffix.lower(), "torch")
+        from humanparse.zoo.table import weights_suffix
+
+        args.backend = MODEL_FILE_BACKENDS.get(weights_suffix(args.checkpoint), "torch")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

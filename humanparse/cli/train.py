@@ -55,14 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.output_paths import check_output_folder
 
     _check_options(args)
-    # the run's files (checkpoints, logs, config.yaml) never go into the dataset
-    check_output_folder(args.work_dir, option="--work-dir", input_folders=[args.data_root])
     config = load_config(args.config).override(args.overrides)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse
     if args.work_dir is None:
         args.work_dir = f"runs/{config.name}"
         if os.environ.get("RANK", "0") == "0":  # before the process group exists: torchrun's variable
             print(f"work dir: {args.work_dir} (the default; choose another with --work-dir)")
+    # the run's files (checkpoints, logs, config.yaml) never go into the dataset
+    check_output_folder(args.work_dir, option="--work-dir", input_folders=[args.data_root])
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.eval_interval is not None:

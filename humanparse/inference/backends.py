@@ -14,6 +14,7 @@ from humanparse.errors import ConfigError
 from humanparse.inference.metadata import config_from_model_file
 from humanparse.inference.predictor import Predictor, resolve_config
 from humanparse.inference.runtimes import Device, Forward, ModelSpec, Network, backends, build_network
+from humanparse.zoo import resolve_weights
 
 BACKENDS = backends()
 
@@ -37,6 +38,7 @@ def resolve_model(
     if config is None:
         if backend == "torch":
             raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
+        weights = resolve_weights(weights)  # a zoo name of a model file
         return ModelSpec(config_from_model_file(weights), weights)
     return ModelSpec(resolve_config(config), weights)
 

@@ -28,6 +28,7 @@ from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
 from humanparse.inference.runtimes import Forward, ModelSpec, Network, build_network
 from humanparse.inference.tta import TestTimeAugmentation
+from humanparse.zoo import default_weights
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]
 CHANNEL_ORDERS = ("bgr", "rgb")
@@ -45,8 +46,8 @@ def resolve_config(config: Union[str, Path, Config]) -> Config:
 class Predictor:
     """Run a parsing network on photos with `config.eval`'s protocol, scales and flip.
 
-    `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name), or pass
-    a ready `model`, or a `network` from `humanparse.inference.runtimes.build_network` (e.g. a model file on a
+    `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name; None: the
+    recipe's published weights, `humanparse download NAME` first), or pass a ready `model`, or a `network` from `humanparse.inference.runtimes.build_network` (e.g. a model file on a
     runtime), or a bare `forward` function. `precision` "bf16"/"fp16" runs the network under autocast;
     `optimize` folds BatchNorm into the convolutions and uses channels_last (the outputs are unchanged; a given
     `model` is copied, never modified).
@@ -71,6 +72,8 @@ class Predictor:
             if forward is not None:
                 network = Network(forward, resolve_device(device), _source(checkpoint), model)
             else:
+                if checkpoint is None and model is None:  # the recipe's published weights, by their zoo name
+                    checkpoint = default_weights(self.config.name)
                 spec = ModelSpec(self.config, checkpoint, model)
                 network = build_network(spec, "torch", device, precision, optimize=optimize)
         self.network = network

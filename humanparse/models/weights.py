@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -19,7 +18,6 @@ from torch import nn
 
 from humanparse.configs import Config, list_configs, load_config
 from humanparse.errors import CheckpointError, ConfigError
-from humanparse.models import zoo
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import (
     OWN_FORMAT,
@@ -31,6 +29,7 @@ from humanparse.models.checkpoint_io import (
 )
 from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import ARCHITECTURES
+from humanparse.zoo import resolve_weights
 
 Converter = Callable[[StateDict], StateDict]
 
@@ -108,14 +107,6 @@ def load_state(
     if not report.ok:
         report.message = "loaded with strict=False: the entries listed above were skipped"
     return report
-
-
-def resolve_weights(source: Union[str, Path]) -> Path:
-    """The file of a weights argument: an existing path, else a model-zoo config name (cached or downloaded)."""
-    path = Path(source).expanduser()
-    if not path.is_file() and isinstance(source, str) and os.sep not in source and not path.suffix:
-        return zoo.resolve(source)
-    return path
 
 
 def load_weights(

@@ -134,33 +134,36 @@ def _zoo_model():
     return humanparse.build_model(config)
 
 
-def test_zoo_name_uses_the_hub_cache_and_downloads_direct_links(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+def test_a_zoo_name_loads_its_cached_file_and_never_a_changed_one(tmp_path, monkeypatch):
+    from humanparse.zoo import models_dir
+
     source = _zoo_model()
-    published = tmp_path / "published.pth"
-    torch.save({"model": _ssseg_state(source)}, published)
-    downloads = []
-
-    def fake_download(url, destination, progress=True):
-        downloads.append(url)
-        shutil.copyfile(published, destination)
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    cached = models_dir() / "ce2p_resnet50os8_lip_train.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save({"model": _ssseg_state(source)}, cached)
     target = _zoo_model()
-    report = load_weights(target, "ce2p_resnet50os8_lip")
-    assert downloads == [humanparse.get_config("ce2p_resnet50os8_lip").published["weights_url"]]
-    assert report.path == str(tmp_path / "hub" / "checkpoints" / "ce2p_resnet50os8_lip.pth")
+    report = load_weights(target, "ce2p_resnet50os8_lip")  # no published hash: recorded at first use
+    assert report.path == str(cached)
     _assert_same_weights(source, target)
-    load_weights(_zoo_model(), "ce2p_resnet50os8_lip")  # now cached: no second download
-    assert len(downloads) == 1
+    with open(cached, "ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(CheckpointError, match="not trusted.*humanparse download ce2p_resnet50os8_lip"):
+        load_weights(_zoo_model(), "ce2p_resnet50os8_lip")
 
 
-def test_zoo_manual_links_ask_for_a_local_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    with pytest.raises(CheckpointError, match="drive.google.com.*exp-schp-201908261155-lip.pth"):
+def test_a_missing_zoo_file_names_the_download_command_or_the_manual_steps():
+    with pytest.raises(CheckpointError, match="run `humanparse download schp_resnet101_lip`"):
         load_weights(torch.nn.Linear(1, 1), "schp_resnet101_lip")
+    with pytest.raises(
+        CheckpointError, match=r"pan.baidu.com/s/1WyifPOOE0SqIzCje-d1kzA, enter the extraction code 81la"
+    ):
+        load_weights(torch.nn.Linear(1, 1), "cdgnet_resnet101_lip")
     with pytest.raises(CheckpointError, match="neither an existing file nor a model-zoo name"):
         load_weights(torch.nn.Linear(1, 1), "no_such_config")
+    with pytest.raises(
+        CheckpointError, match="published weights of schp_resnet101_lip; run `humanparse download"
+    ):
+        load_weights(torch.nn.Linear(1, 1), "exp-schp-201908261155-lip.pth")
 
 
 @pytest.mark.parametrize("stem, wrapper", [("v1c", "state_dict"), ("deep", None)])

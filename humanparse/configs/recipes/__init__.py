@@ -1,8 +1,8 @@
 """Every named recipe, as data: one module per network family registers its configs with `@register_recipe`.
 
 `humanparse configs` lists them and `humanparse configs show NAME` prints one. A recipe's `published` dict keeps
-its metadata beside it: the published mIoU and protocol, the weights' URL and the file name the model zoo caches
-them under (`weights_file`, unique per config).
+its metadata beside it: the published mIoU and protocol. Published weights are in the model zoo
+(`humanparse/zoo/table.py`, `humanparse models`), under the recipe's name.
 """
 
 from __future__ import annotations

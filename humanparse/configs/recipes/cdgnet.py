@@ -29,8 +29,6 @@ def cdgnet_lip() -> Config:
             "source": "tjpulkl/CDGNet README",
             "miou": 60.30,
             "protocol": "scales 0.75/1/1.25 + flip",
-            "weights_url": "https://pan.baidu.com/s/1WyifPOOE0SqIzCje-d1kzA?pwd=81la",
-            "weights_file": "cdgnet_resnet101_lip-LIP_epoch_149.pth",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )

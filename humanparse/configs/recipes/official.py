@@ -23,42 +23,22 @@ def ce2p_official_lip() -> Config:
             "source": "liutinglt/CE2P README",
             "miou": 53.88,
             "protocol": "single scale, no flip, 384x384",
-            "weights_url": "https://drive.google.com/open?id=1rzLU-wK6rEorCNJfwrmIu5hY2wRMyKTK",
-            "weights_file": "ce2p_official_resnet101_lip-LIP_epoch_149.pth",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )
 
 
-# key -> (dataset, input size, published mIoU, weights URL, the file name the authors gave it)
+# key -> (dataset, input size, published mIoU); the weights themselves are in the model zoo (humanparse/zoo)
 _SCHP = {
-    "lip": (
-        "lip",
-        (473, 473),
-        59.36,
-        "https://drive.google.com/file/d/1k4dllHpu0bdx38J7H28rVVLpU-kOHmnH",
-        "exp-schp-201908261155-lip.pth",
-    ),
-    "atr": (
-        "atr",
-        (512, 512),
-        82.29,
-        "https://drive.google.com/file/d/1ruJg4lqR_jgQPj-9K0PP-L2vJERYOxLP",
-        "exp-schp-201908301523-atr.pth",
-    ),
-    "pascal": (
-        "pascal_person_part",
-        (512, 512),
-        71.46,
-        "https://drive.google.com/file/d/1E5YwNKW2VOEayK9mWCS3Kpsxf-3z04ZE",
-        "exp-schp-201908270938-pascal-person-part.pth",
-    ),
+    "lip": ("lip", (473, 473), 59.36),
+    "atr": ("atr", (512, 512), 82.29),
+    "pascal": ("pascal_person_part", (512, 512), 71.46),
 }
 
 
 def schp(key: str) -> Config:
     """The SCHP inference config of `simple_extractor.py --dataset {lip,atr,pascal}`."""
-    dataset, size, miou, url, file_name = _SCHP[key]
+    dataset, size, miou = _SCHP[key]
     return Config(
         name=f"schp_resnet101_{key}",
         description=f"SCHP's Augmented CE2P on {dataset} (inference config of simple_extractor.py)",
@@ -80,8 +60,6 @@ def schp(key: str) -> Config:
             "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
             "miou": miou,
             "protocol": "single scale",
-            "weights_url": url,
-            "weights_file": file_name,
         },
     )
 

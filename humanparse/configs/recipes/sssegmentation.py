@@ -7,8 +7,6 @@ from humanparse.configs.schema import Config, DataConfig, EvalConfig, ModelConfi
 from humanparse.data.labels import get_label_set
 from humanparse.registry import register_recipe
 
-_MODELSTORE = "https://github.com/SegmentationBLWX/modelstore/releases/download/ssseg_ce2p"
-
 # Published single-scale mIoU (SSSegmentation docs/modelzoo/ce2p/README.md), keyed (dataset, depth, os).
 _PUBLISHED_MIOU = {
     ("voc", 50, 8): 75.69, ("voc", 50, 16): 74.58, ("voc", 101, 8): 77.77, ("voc", 101, 16): 76.84,
@@ -62,8 +60,6 @@ def ce2p_sssegmentation(dataset: str, depth: int, output_stride: int) -> Config:
             "source": "SSSegmentation docs/modelzoo/ce2p",
             "miou": _PUBLISHED_MIOU[(dataset, depth, output_stride)],
             "protocol": "single scale, no flip",
-            "weights_url": f"{_MODELSTORE}/{name}.pth",
-            "weights_file": f"{name}.pth",
             "imagenet_url": IMAGENET_V1C[depth],
         },
     )

@@ -18,6 +18,7 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.registry import Registry
+from humanparse.zoo import resolve_weights
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 """images (N, 3, h, w) -> logits (N, K, h', w')."""
@@ -90,10 +91,10 @@ def require_fp32(precision: str) -> None:
 
 
 def weights_of(spec: ModelSpec, kind: str) -> Path:
-    """The model file of `spec`; CheckpointError when none is given."""
+    """The model file of `spec` (a zoo name resolved to its verified copy); CheckpointError when none is given."""
     if spec.weights is None:
         raise CheckpointError(f"a {kind} file is needed")
-    return Path(spec.weights)
+    return resolve_weights(spec.weights)
 
 
 def existing_file(path: PathLike, kind: str) -> Path:

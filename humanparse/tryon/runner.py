@@ -71,13 +71,14 @@ def role_predictor(role: NetworkRole, model: Optional[PathLike], backend: Option
 
 
 def _zoo_model_file(source: str) -> Optional[str]:
-    """The local copy of a zoo name whose file is a model file (e.g. OOTDiffusion's ONNX files), else None."""
+    """The verified local copy of a zoo name whose file is a model file (OOTDiffusion's `ootd_parsing_atr`,
+    `ootd_parsing_lip`), else None."""
     if Path(source).exists() or Path(source).suffix:
         return None
-    from humanparse.models import zoo
+    from humanparse import zoo
 
     entry = zoo.get_entry(source)
-    if entry is None or Path(entry.file_name).suffix.lower() not in MODEL_FILE_SUFFIXES:
+    if entry is None or Path(entry.path_name).suffix.lower() not in MODEL_FILE_SUFFIXES:
         return None
     return str(zoo.resolve(source))
 

@@ -25,6 +25,7 @@ COMMANDS = {
     "quantize": "quantize",
     "benchmark": "benchmark",
     "serve": "serve",
+    "tryon": "tryon",
 }
 
 

@@ -243,8 +243,15 @@ def load_model_config(args: argparse.Namespace):
 
     if args.config is None:
         from humanparse.inference.metadata import config_from_model_file
+        from humanparse.inference.thirdparty import identify
 
-        config = config_from_model_file(args.checkpoint).override(args.overrides)
+        known = identify(args.checkpoint)  # OOTDiffusion's parsing_*.onnx: its SCHP recipe
+        if known is not None:
+            from humanparse.configs import load_config
+
+            config = load_config(known.recipe).override(args.overrides)
+        else:
+            config = config_from_model_file(args.checkpoint).override(args.overrides)
     else:
         from humanparse.configs import load_config
 

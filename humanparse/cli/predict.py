@@ -74,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.yaml",
         help="save the label PNGs with these ids (`class: id`, every class)",
     )
+    parser.add_argument(
+        "--to",
+        metavar="LABEL_SET",
+        help="save the label PNGs in another label set: lip, atr, cihp, pascal_person_part, fashn, ootd (ATR + neck); "
+        "prints which classes have no target or merge (docs/label_sets.md)",
+    )
     parser.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.jpg over the photo")
     parser.add_argument("--legend", action="store_true", help="add the classes present beside the overlay")
     parser.add_argument(
@@ -143,11 +149,23 @@ def run(args: argparse.Namespace) -> int:
         note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = Path(args.out)
+    label_lookup, palette = None, default_palette(config.data.dataset)
+    if args.label_map:
+        label_lookup = load_label_map(args.label_map, class_names)
+    if args.to:
+        from humanparse.inference.labelsets import converted_labels
+
+        if args.label_map:
+            raise ConfigError("--to and --label-map both say which ids to save; give one")
+        conversion = converted_labels(config.data.dataset, args.to)
+        if placement.is_main:
+            print(conversion.summary())
+        label_lookup, palette = conversion.lookup, conversion.palette
     spec = OutputSpec(
-        palette=args.palette or default_palette(config.data.dataset),
+        palette=args.palette or palette,
         class_names=class_names,
         masks=tuple(parse_mask_specs(args.mask, class_names)),
-        label_lookup=load_label_map(args.label_map, class_names) if args.label_map else None,
+        label_lookup=label_lookup,
         overlay=args.overlay,
         legend=args.legend,
         logits=args.save_logits,

@@ -17,8 +17,14 @@ from humanparse.cli.options import add_set_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a recipe name (`humanparse configs`) or a YAML config file")
-    parser.add_argument("checkpoint", help="weights: a humanparse checkpoint, a reference .pth or a zoo name")
+    parser.add_argument(
+        "config",
+        help="a recipe name (`humanparse configs`) or a YAML config file; or OOTDiffusion's parsing_atr.onnx / "
+        "parsing_lip.onnx alone",
+    )
+    parser.add_argument(
+        "checkpoint", nargs="?", help="weights: a humanparse checkpoint, a reference .pth or a zoo name"
+    )
     parser.add_argument(
         "--calib", required=True, metavar="DIR", help="a folder of photos (calibration, held-out)"
     )
@@ -62,13 +68,26 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(
         args.out,
         option="--out",
-        inputs=[args.config, args.checkpoint],
+        inputs=[path for path in (args.config, args.checkpoint) if path],
         suffixes=[SUFFIXES[backend]],
         example_name=f"model_int8{SUFFIXES[backend]}",
     )
     if not Path(args.calib).is_dir():
         what = "a file" if Path(args.calib).exists() else "not found"
         raise DataError(f"--calib {args.calib}: {what}, not a folder of photos")
+    if args.checkpoint is None:  # a model file that names its own recipe (OOTDiffusion's parsing_*.onnx)
+        from humanparse.deploy.quantize import quantize_model_file
+
+        report = quantize_model_file(
+            args.config,
+            collect_images([args.calib]),
+            args.out,
+            backend=args.backend,
+            num_images=args.num_images,
+        )
+        for line in report.lines():
+            print(line)
+        return 0
     config = resolve_config(args.config).override(args.overrides)
     report = quantize(
         config,

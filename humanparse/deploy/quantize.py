@@ -161,13 +161,17 @@ def quantize_onnxruntime(
 
         def get_next(self) -> Optional[Dict[str, np.ndarray]]:
             item = next(self.items, None)
-            return None if item is None else {"image": item}
+            return None if item is None else {input_name: item}
 
     reduce_range = not cpu_has_int8_dot_product()  # None (unknown) -> the safe choice
     # ORT's advised pre-processing: shape inference and graph optimisation (folds the export's size arithmetic)
     prepared = fp32_onnx.with_name(f"{fp32_onnx.stem}.prepared.onnx")
     quant_pre_process(str(fp32_onnx), str(prepared))
-    kept = sorted(set(onnx_classifier_nodes(onnx.load(str(prepared)))) | set(keep_float))
+    prepared_proto = onnx.load(str(prepared))
+    input_name = prepared_proto.graph.input[
+        0
+    ].name  # "image" in humanparse's files, "input.1" in OOTDiffusion's
+    kept = sorted(set(onnx_classifier_nodes(prepared_proto)) | set(keep_float))
     temporary = _temporary(out, ".onnx")
     try:
         quantize_static(
@@ -364,6 +368,82 @@ def quantize(
     return report
 
 
+def quantize_model_file(
+    path: Union[str, Path],
+    photos: Sequence[Path],
+    out: Union[str, Path],
+    *,
+    backend: Optional[str] = None,
+    num_images: int = 100,
+) -> QuantizeReport:
+    """Quantize a third-party ONNX file (OOTDiffusion's `parsing_atr.onnx` / `parsing_lip.onnx`) to int8.
+
+    Its graph is cut to the output that holds the logits (fusion), calibrated on `photos` through its recipe's
+    test transform, written with that recipe inside, and measured against the file itself (fp32).
+    """
+    from humanparse.configs import load_config
+    from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import ModelSpec, build_network
+    from humanparse.inference.thirdparty import INPUT_NAME, identify
+
+    known = identify(path)
+    if known is None:
+        raise ConfigError(
+            f"{path}: not a file humanparse can quantize on its own (OOTDiffusion's parsing_atr.onnx / "
+            "parsing_lip.onnx); give a config and its checkpoint"
+        )
+    onnx = require("onnx", "quantization")
+    config = load_config(known.recipe)
+    out = Path(out)
+    backend = backend_for(out, backend)
+    _require_quantizer(backend)
+    readable, skipped = readable_photos(photos, num_images + MAX_HELD_OUT)
+    calibration, held_out = split_photos(readable, num_images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with temporary_folder("humanparse-quantize") as folder:
+        fp32_onnx = Path(folder) / "fp32.onnx"
+        proto = onnx.load(str(path))
+        logits = proto.graph.output[known.output_index].name
+        del proto
+        from onnx.utils import extract_model
+
+        extract_model(str(path), str(fp32_onnx), [INPUT_NAME], [logits])
+        _raise_opset(onnx, fp32_onnx, MIN_QDQ_OPSET)
+        details = QUANTIZERS[backend](fp32_onnx, out, calibration_inputs(config, calibration), config)
+    details["source"] = f"{Path(path).name} ({known.recognised_by})"
+    report = QuantizeReport(
+        out, backend, len(calibration), len(held_out), float("nan"), details, skipped=skipped
+    )
+    try:  # the file itself (fp32, its fusion output) against the int8 file
+        fp32 = Predictor(
+            config, network=build_network(ModelSpec(config, path, output=known.output_index), "onnxruntime")
+        )
+        int8 = Predictor(config, network=build_network(ModelSpec(config, out), backend))
+        report.agreement = label_agreement(fp32, int8, held_out)
+    except HumanParseError as error:  # the file is written by now: nothing may fail the run
+        report.warnings.append(f"the written file could not be checked: {error}")
+    return report
+
+
+MIN_QDQ_OPSET = 13  # per-channel QDQ needs DequantizeLinear's axis
+
+
+def _raise_opset(onnx, path: Path, opset: int) -> None:
+    """Convert the ONNX file at `path` to at least `opset` (the published files may be older), in place."""
+    proto = onnx.load(str(path))
+    current = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), opset)
+    if current >= opset:
+        return
+    from onnx import version_converter
+
+    try:
+        onnx.save(version_converter.convert_version(proto, opset), str(path))
+    except Exception as error:  # an operator the converter does not know
+        raise ConfigError(
+            f"cannot bring the ONNX graph from opset {current} to {opset} for int8: {error}"
+        ) from error
+
+
 def _validation_dataset(config: Config, root):
     from humanparse.data.datasets import build_dataset
 
@@ -372,7 +452,9 @@ def _validation_dataset(config: Config, root):
     return build_dataset(config, config.data.val_split, train=False)
 
 
-def _validation_miou(config: Config, dataset, fp32: Network, int8: Network, progress: bool) -> Dict[str, float]:
+def _validation_miou(
+    config: Config, dataset, fp32: Network, int8: Network, progress: bool
+) -> Dict[str, float]:
     from humanparse.engine.evaluator import evaluate
 
     fp32_miou = evaluate(None, config, dataset, network=fp32, progress=progress)["mIoU"]

@@ -24,9 +24,18 @@ def resolve_model(
     config: Optional[Union[str, Path, Config]], weights: Union[str, Path], backend: str = "torch"
 ) -> ModelSpec:
     """The ModelSpec of a command's CONFIG WEIGHTS: `config` None reads the recipe stored in a model file
-    written by humanparse (runtimes other than torch)."""
+    written by humanparse, or recognises a third-party file (OOTDiffusion's `parsing_atr.onnx` /
+    `parsing_lip.onnx`, see `thirdparty`: run as it is, its logits from the fusion output) (runtimes other than
+    torch)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend != "torch":
+        from humanparse.inference.thirdparty import identify
+
+        known = identify(weights)
+        if known is not None:
+            recipe = resolve_config(known.recipe if config is None else config)
+            return ModelSpec(recipe, weights, output=known.output_index)
     if config is None:
         if backend == "torch":
             raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")

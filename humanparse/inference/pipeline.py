@@ -69,6 +69,11 @@ class OutputSpec:
     def suffixes(self) -> Tuple[str, ...]:
         return output_suffixes(self.overlay, self.logits, [mask.name for mask in self.masks])
 
+    @property
+    def keep_image(self) -> bool:
+        """Whether `write` needs the decoded photo."""
+        return self.overlay
+
     def paths(self, out: Path, item: PhotoItem) -> List[Path]:
         return [out / f"{item.relative}{suffix}" for suffix in self.suffixes]
 
@@ -142,12 +147,14 @@ class PhotoDataset(torch.utils.data.Dataset):
         transform: Callable,
         keep_image: bool = False,
         max_pixels: Optional[float] = None,
+        read: Callable[..., Any] = read_image,
     ) -> None:
         # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
         self.sources = np.array([str(item.source) for item in items])
         self.transform = transform
         self.keep_image = keep_image
         self.max_pixels = max_pixels  # checked from the header, before decoding
+        self.read = read  # (path, max_pixels) -> what `transform` takes (OpenCV's BGR array; tryon: PIL)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -155,7 +162,7 @@ class PhotoDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         source = str(self.sources[index])
         try:
-            image = read_image(source, self.max_pixels)
+            image = self.read(source, self.max_pixels)
             sample = self.transform(image)
         except DataError as error:
             return {"index": index, "error": str(error)}
@@ -253,7 +260,9 @@ def run_pipeline(
 ) -> Summary:
     """Predict and write this part's photos; returns its Summary.
 
-    `predictor` needs `transform` (run in the workers) and `predict_samples`. `progress(n)` is called as photos
+    `predictor` needs `transform` (run in the workers), `predict_samples` and `device`, and may give `read`
+    ((path, max_pixels) -> what `transform` takes; default `read_image`). `spec` needs `suffixes`, `keep_image`,
+    `done` and `write` (`OutputSpec`; `humanparse tryon` gives its own). `progress(n)` is called as photos
     are handed to the writer; `on_plan(todo, skipped)` once the photos already done are known. A photo over
     `max_pixels` (read from its header) fails on its own. The temporary files that a killed run left for the
     photos still to do are removed first.
@@ -273,7 +282,10 @@ def run_pipeline(
     if not blocks:
         summary.seconds = time.perf_counter() - start
         return summary
-    dataset = PhotoDataset(items, predictor.transform, keep_image=spec.overlay, max_pixels=max_pixels)
+    read = getattr(predictor, "read", read_image)
+    dataset = PhotoDataset(
+        items, predictor.transform, keep_image=spec.keep_image, max_pixels=max_pixels, read=read
+    )
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=blocks,

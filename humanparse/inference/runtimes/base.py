@@ -36,9 +36,9 @@ class ModelSpec:
     config: Optional[Config] = None
     weights: Optional[PathLike] = None
     model: Optional[nn.Module] = None
-    kernels: Optional[str] = (
-        None  # torch: the CPU kernel choice (auto, winograd, onednn; None: $HUMANPARSE_KERNELS)
-    )
+    # torch: the CPU kernel choice (auto, winograd, onednn; None: $HUMANPARSE_KERNELS)
+    kernels: Optional[str] = None
+    output: int = 0  # which output of a model file holds the logits (1 in OOTDiffusion's parsing_*.onnx)
 
     @property
     def source(self) -> str:

@@ -38,8 +38,11 @@ def onnxruntime_providers(device: str) -> List[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: int = 0) -> Forward:
-    """An ONNX file (input ``image``, first output ``seg``) on ONNX Runtime; `threads` 0 lets it choose."""
+def onnxruntime_forward(
+    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
+) -> Forward:
+    """An ONNX file (one input, the logits as output `output`: 0 = ``seg`` in humanparse's files) on ONNX Runtime;
+    `threads` 0 lets it choose."""
     path = existing_file(path, "ONNX")
     onnxruntime = require("onnxruntime", "--backend onnxruntime")
     providers = onnxruntime_providers(device)
@@ -48,10 +51,16 @@ def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: in
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as error:
-        raise CheckpointError(f"{path}: onnxruntime cannot load it: {first_meaningful_line(error)}") from error
+        if "INVALID_PROTOBUF" in str(error):  # a cut-short download: say so with the size
+            from humanparse.inference.thirdparty import truncated_message
+
+            raise CheckpointError(truncated_message(path, error)) from None
+        raise CheckpointError(
+            f"{path}: onnxruntime cannot load it: {first_meaningful_line(error)}"
+        ) from error
     model_input = session.get_inputs()[0]
     return batched_forward(
-        lambda chunk: session.run(None, {model_input.name: chunk})[0],
+        lambda chunk: session.run(None, {model_input.name: chunk})[output],
         isinstance(model_input.shape[0], int),
         path,
         model_input.shape,
@@ -62,5 +71,5 @@ def onnxruntime_forward(path: Union[str, Path], device: str = "cpu", threads: in
 def load_onnxruntime(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.weights` (an ONNX file) on ONNX Runtime; the images stay on the CPU (the session moves them)."""
     require_fp32(precision)
-    forward = onnxruntime_forward(weights_of(spec, "ONNX"), str(device))
+    forward = onnxruntime_forward(weights_of(spec, "ONNX"), str(device), output=spec.output)
     return Network(forward, torch.device("cpu"), spec.source)

@@ -24,8 +24,11 @@ from humanparse.inference.runtimes.base import (
 )
 
 
-def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int = 0) -> Forward:
-    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin; `threads` 0 lets it choose."""
+def openvino_forward(
+    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
+) -> Forward:
+    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin, the logits as output `output`;
+    `threads` 0 lets it choose."""
     if device != "cpu":
         raise ConfigError("--backend openvino runs on the CPU here; use --device cpu")
     path = existing_file(path, "model")
@@ -43,7 +46,7 @@ def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int =
 
     def run(chunk: np.ndarray) -> np.ndarray:
         request.infer({0: chunk})
-        return np.array(request.get_output_tensor(0).data, copy=True)
+        return np.array(request.get_output_tensor(output).data, copy=True)
 
     return batched_forward(run, fixed_batch, path, shape)
 
@@ -52,5 +55,5 @@ def openvino_forward(path: Union[str, Path], device: str = "cpu", threads: int =
 def load_openvino(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.weights` (an IR or ONNX file) on OpenVINO's CPU plugin."""
     require_fp32(precision)
-    forward = openvino_forward(weights_of(spec, "model"), str(device))
+    forward = openvino_forward(weights_of(spec, "model"), str(device), output=spec.output)
     return Network(forward, torch.device("cpu"), spec.source)

@@ -1,0 +1,244 @@
+"""`humanparse tryon` against OOTDiffusion's own preprocessing chain, as OOTDiffusion runs it on the CPU.
+
+Reference (per photo): `Image.open().resize((768, 1024))`, `parsing_api.onnx_inference` with two onnxruntime CPU
+sessions made as `run_parsing.Parsing` makes them (ORT_ENABLE_ALL, sequential), `utils_ootd.get_mask_location`,
+the NEAREST resizes and `Image.composite`; imported at run time from a scratch copy of levihsu/OOTDiffusion
+(--reference), with torchvision's ToTensor/Normalize stood in (not installed here).
+Ours (per photo): `TryonPredictor(photo, keypoints)`, the same outputs, on
+  * fp32: the same two ONNX files (onnxruntime), and the same networks as humanparse checkpoints (PyTorch);
+  * int8: both files quantized by `humanparse quantize` (OpenVINO), calibrated on synthetic people.
+The networks are humanparse's full-size schp_resnet101_atr / _lip with seeded random weights, exported with
+OOTDiffusion's ONNX interface (speed does not depend on the weights). Implementations take turns photo by photo,
+in an order that alternates between rounds; the figure is the median over rounds of the mean time per photo.
+With --agreement, int8 mask agreement with fp32 is measured on the fixture networks (tests/fixtures/tryon: small
+SCHP networks whose last layer was fitted, i.e. structured outputs but not a trained full-size network).
+
+  nice -n 10 python benchmarks/tryon.py --reference /tmp/tryon_ref/OOTDiffusion --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+FP32_TARGET = 1.3
+INT8_TARGET = 3.0
+AGREEMENT_TARGET = 0.99
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reference", required=True, help="scratch copy of levihsu/OOTDiffusion")
+    parser.add_argument("--work", default=os.path.expanduser("~/.cache/humanparse/benchmarks/tryon"))
+    parser.add_argument("--photos", type=int, default=3, help="timed photos per round (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for every implementation")
+    parser.add_argument("--skip-int8", action="store_true")
+    parser.add_argument("--agreement", action="store_true", help="also int8 vs fp32 mask agreement")
+    return parser.parse_args()
+
+
+def _stand_in_torchvision() -> None:
+    def to_tensor(picture):
+        return torch.from_numpy(np.ascontiguousarray(picture).transpose(2, 0, 1).copy()).float().div(255)
+
+    class Normalize:
+        def __init__(self, mean, std):
+            self.mean, self.std = torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
+
+        def __call__(self, tensor):
+            return (tensor - self.mean) / self.std
+
+    class Compose:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, value):
+            for step in self.steps:
+                value = step(value)
+            return value
+
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.ToTensor, transforms.Normalize, transforms.Compose = (lambda: to_tensor), Normalize, Compose
+    torchvision = types.ModuleType("torchvision")
+    torchvision.transforms = transforms
+    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms})
+
+
+def reference_chain(repo: Path, atr: Path, lip: Path, threads: int) -> Callable[[Path, dict], tuple]:
+    """OOTDiffusion's steps for one photo (their functions, imported from the scratch copy)."""
+    import onnxruntime as ort
+
+    _stand_in_torchvision()
+    sys.path.insert(0, str(repo / "run"))
+    sys.path.insert(0, str(repo / "preprocess" / "humanparsing"))
+    from parsing_api import onnx_inference  # noqa: E402  (theirs, at run time)
+    from utils_ootd import get_mask_location  # noqa: E402
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    sessions = [ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in (atr, lip)]
+
+    def run(photo: Path, keypoints: dict):
+        model_img = Image.open(photo).resize((768, 1024))
+        parse, _ = onnx_inference(sessions[0], sessions[1], model_img.resize((384, 512)))
+        mask, gray = get_mask_location("hd", "upper_body", parse, keypoints)
+        mask = mask.resize((768, 1024), Image.NEAREST)
+        gray = gray.resize((768, 1024), Image.NEAREST)
+        return parse, mask, Image.composite(gray, model_img, mask)
+
+    return run
+
+
+def make_networks(work: Path) -> Dict[str, Path]:
+    """Full-size SCHP ATR/LIP (seeded random weights) as OOTDiffusion-interface ONNX files and checkpoints."""
+    import tryon_network as tn
+
+    from humanparse import build_model
+    from humanparse.configs import get_config
+    from humanparse.models.checkpoint_io import atomic_torch_save, checkpoint_dict
+
+    files = {}
+    for kind, size in (("atr", 512), ("lip", 473)):
+        onnx_path, checkpoint = work / f"parsing_{kind}.onnx", work / f"schp_{kind}.pth"
+        if not onnx_path.is_file() or not checkpoint.is_file():
+            torch.manual_seed(tn.SEEDS[kind])
+            config = get_config(tn.RECIPES[kind])
+            model = build_model(config).eval()
+            tn.export_ootd_onnx(model, onnx_path, size)
+            atomic_torch_save(checkpoint_dict(model, config), checkpoint)
+        files[kind], files[f"{kind}_pth"] = onnx_path, checkpoint
+    return files
+
+
+def synthetic_photos(folder: Path, count: int, seed: int) -> List[Path]:
+    import cv2
+
+    from humanparse.data.synth import render_sample
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"p{index:03d}.jpg"
+        if not path.is_file():
+            image, _ = render_sample("atr", (640, 480), np.random.default_rng([seed, index]))
+            cv2.imwrite(str(path), image)
+        paths.append(path)
+    return paths
+
+
+def time_rounds(
+    implementations: Dict[str, Callable[[Path], object]], photos: List[Path], rounds: int
+) -> Dict:
+    names = list(implementations)
+    for name in names:  # warm-up
+        implementations[name](photos[0])
+    per_round = {name: [] for name in names}
+    for round_index in range(rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        totals = {name: 0.0 for name in names}
+        for photo in photos:
+            for name in order:
+                start = time.perf_counter()
+                implementations[name](photo)
+                totals[name] += time.perf_counter() - start
+        for name in names:
+            per_round[name].append(totals[name] / len(photos))
+        print(
+            f"round {round_index + 1}: "
+            + ", ".join(f"{n} {1000 * totals[n] / len(photos):.0f} ms" for n in names)
+        )
+    return {name: statistics.median(values) for name, values in per_round.items()}
+
+
+def mask_agreement(work: Path, photos: List[Path]) -> float:
+    """int8 vs fp32 masks (upper_body, hd, pose-free) with the fixture networks (fitted last layer)."""
+    import tryon_network as tn
+
+    from humanparse.deploy.quantize import quantize_model_file
+    from humanparse.tryon import OotdProtocol, build_tryon_predictor
+
+    heads = np.load(tn.FIXTURES / "heads.npz")
+    files, int8 = {}, {}
+    calibration = synthetic_photos(work / "calib", 24, 5)
+    for kind, size in (("atr", 512), ("lip", 473)):
+        files[kind] = tn.export_ootd_onnx(
+            tn.fixture_network(kind, heads), work / f"fixture_{kind}.onnx", size
+        )
+        int8[kind] = work / f"fixture_{kind}_int8.xml"
+        quantize_model_file(files[kind], calibration, int8[kind], num_images=20)
+    fp32_tryon = build_tryon_predictor(OotdProtocol(), files)
+    int8_tryon = build_tryon_predictor(OotdProtocol(), int8)
+    equal = total = 0
+    for photo in photos:
+        a = np.asarray(fp32_tryon(photo)["_mask.png"])
+        b = np.asarray(int8_tryon(photo)["_mask.png"])
+        equal, total = equal + int((a == b).sum()), total + a.size
+    return equal / total
+
+
+def main() -> int:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    from humanparse.deploy.quantize import quantize_model_file
+    from humanparse.tryon import OotdProtocol, build_tryon_predictor
+
+    files = make_networks(work)
+    photos = synthetic_photos(work / "photos", args.photos, 1)
+    keypoints = {"pose_keypoints_2d": [[0.0, 0.0]] * 18}
+    theirs = reference_chain(Path(args.reference), files["atr"], files["lip"], args.threads)
+    implementations = {"OOTDiffusion (onnxruntime fp32)": lambda p: theirs(p, keypoints)}
+    ours_onnx = build_tryon_predictor(OotdProtocol(), {"atr": files["atr"], "lip": files["lip"]})
+    implementations["ours (onnxruntime fp32, same files)"] = lambda p: ours_onnx(p)
+    ours_torch = build_tryon_predictor(OotdProtocol(), {"atr": files["atr_pth"], "lip": files["lip_pth"]})
+    implementations["ours (PyTorch fp32)"] = lambda p: ours_torch(p)
+    if not args.skip_int8:
+        calibration = synthetic_photos(work / "calib", 24, 5)
+        int8 = {}
+        for kind in ("atr", "lip"):
+            int8[kind] = work / f"{kind}_int8.xml"
+            if not int8[kind].is_file():
+                quantize_model_file(files[kind], calibration, int8[kind], num_images=20)
+        ours_int8 = build_tryon_predictor(OotdProtocol(), int8)
+        implementations["ours (OpenVINO int8)"] = lambda p: ours_int8(p)
+    medians = time_rounds(implementations, photos, args.rounds)
+    reference = medians["OOTDiffusion (onnxruntime fp32)"]
+    print(f"\nper photo (median of {args.rounds} rounds x {len(photos)} photos, {args.threads} threads):")
+    for name, seconds in medians.items():
+        speedup = reference / seconds
+        target = INT8_TARGET if "int8" in name else FP32_TARGET
+        mark = (
+            ""
+            if name.startswith("OOTD")
+            else f"  {speedup:.2f}x ({'PASS' if speedup >= target else 'MISS'} {target}x)"
+        )
+        print(f"  {name}: {1000 * seconds:.0f} ms{mark}")
+    if args.agreement:
+        share = mask_agreement(work, photos)
+        print(f"int8 vs fp32 mask pixels equal (fixture networks): {100 * share:.2f}% "
+              f"({'PASS' if share >= AGREEMENT_TARGET else 'MISS'} {100 * AGREEMENT_TARGET:.0f}%)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per try-on preprocessing protocol (see `humanparse.tryon.protocol.TryonProtocol`)."""

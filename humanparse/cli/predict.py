@@ -6,6 +6,9 @@ INPUT may be image files, folders (walked recursively; outputs mirror the paths 
 background thread; every file is written atomically. Unreadable photos are listed in OUT/failed.jsonl and the
 exit code is then 1. Split a run over processes or machines with `torchrun --nproc-per-node N -m humanparse
 predict ...`, or over separate invocations with `--shard K/N`.
+
+INPUT, --list and --out may also be URIs: s3://, gs://, az:// (extra [cloud]), http(s):// (inputs only) and
+file://; credentials come from the environment or profile, as the storage's own tools read them.
 """
 
 from __future__ import annotations
@@ -25,14 +28,23 @@ from humanparse.cli.options import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="image files, folders or glob patterns (local or s3://, gs://, az://, http(s)://)",
+    )
     parser.add_argument(
         "--list",
         dest="list_file",
         metavar="FILE",
         help="also the photos in FILE: one path a line (relative to the current folder), # comments",
     )
-    parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder, local or s3://, gs://, az:// (never one that would replace an input)",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
     add_precision_option(parser)
     parser.add_argument("--batch-size", type=int, default=1, help="photos per forward pass (default 1)")
@@ -83,11 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette
+    from humanparse.errors import ConfigError
     from humanparse.inference.backends import create_predictor
     from humanparse.inference.masks import parse_mask_specs
     from humanparse.inference.pipeline import (
@@ -97,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         gather_summaries,
         place,
         run_pipeline,
-        write_failures,
+        save_failures,
     )
     from humanparse.inference.prediction_io import (
         check_mask_names,
@@ -105,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
-    from humanparse.errors import ConfigError
+    from humanparse.inference.storage import output_folder
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -117,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     placement = place(args.device, args.shard, args.threads)
     config = load_model_config(args)
     class_names = tuple(dataset_classes(config.data).class_names)
-    out = Path(args.out)
+    out = output_folder(args.out)
     spec = OutputSpec(
         palette=args.palette or default_palette(config.data.dataset),
         class_names=class_names,
@@ -173,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     merged = gather_summaries(summary, placement)
     if placement.is_main:
-        write_failures(failed_file(out, args.shard), merged.failed)
+        save_failures(out, args.shard, merged.failed)
         scope = f" (shard {args.shard})" if args.shard else ""
         print(f"predict{scope}: {merged.line()}; outputs in {out}")
         if merged.failed:

@@ -61,7 +61,13 @@ def check_complete(data: bytes, path: PathLike, kind: str = "file") -> None:
 
 def read_image(path: PathLike) -> np.ndarray:
     """Read an image as BGR uint8 (H, W, 3) with `cv2.IMREAD_COLOR` semantics; `DataError` names the file."""
-    data = read_bytes(path, "image")
+    return decode_image(read_bytes(path, "image"), path)
+
+
+def decode_image(data: bytes, path: PathLike) -> np.ndarray:
+    """The bytes of an image file (named `path` in errors) as `read_image` decodes them."""
+    if not data:
+        raise DataError(f"image is empty (0 bytes): {path}")
     check_complete(data, path, "image")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:

@@ -92,6 +92,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_tta_options(parser)
     add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_ray_options(parser)
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Ray (extra [ray])")
+    group.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local: this process (or torchrun's); ray: Ray Data tasks and actors (default local)",
+    )
+    group.add_argument(
+        "--ray-address", metavar="ADDRESS", help="a running Ray cluster (HOST:PORT, ray://HOST:PORT, auto); "
+        "default: start a local one"
+    )  # fmt: skip
+    group.add_argument("--actors", type=int, default=1, help="model actors (default 1)")
+    group.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="GPUs per actor, e.g. 1 or 0.5 (default 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,11 +127,9 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.inference.pipeline import (
         OutputSpec,
         default_workers,
-        failed_file,
         gather_summaries,
         place,
         run_pipeline,
-        save_failures,
     )
     from humanparse.inference.prediction_io import (
         check_mask_names,
@@ -144,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     check_out_folder(out, items, spec.suffixes)
     check_mask_names(items, spec.suffixes)
 
+    if args.engine == "ray":
+        return _run_ray(args, items, out, spec, config)
     if placement.device == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = create_predictor(
@@ -184,14 +207,53 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     merged = gather_summaries(summary, placement)
     if placement.is_main:
-        save_failures(out, args.shard, merged.failed)
-        scope = f" (shard {args.shard})" if args.shard else ""
-        print(f"predict{scope}: {merged.line()}; outputs in {out}")
-        if merged.failed:
-            import sys
-
-            print(f"{len(merged.failed)} photo(s) could not be read, listed in {failed_file(out, args.shard)}:",
-                  file=sys.stderr)  # fmt: skip
-            for entry in merged.failed[:10]:
-                print(f"  {entry['error']}", file=sys.stderr)
+        _report(merged, out, args.shard)
     return 1 if merged.failed else 0
+
+
+def _report(summary, out, shard) -> None:
+    """failed.jsonl, the summary line and the first failures."""
+    import sys
+
+    from humanparse.inference.pipeline import failed_file, save_failures
+
+    save_failures(out, shard, summary.failed)
+    scope = f" (shard {shard})" if shard else ""
+    print(f"predict{scope}: {summary.line()}; outputs in {out}")
+    if summary.failed:
+        print(f"{len(summary.failed)} photo(s) could not be read, listed in {failed_file(out, shard)}:",
+              file=sys.stderr)  # fmt: skip
+        for entry in summary.failed[:10]:
+            print(f"  {entry['error']}", file=sys.stderr)
+
+
+def _run_ray(args: argparse.Namespace, items, out, spec, config) -> int:
+    """`--engine ray`: the same photos and outputs through Ray Data (humanparse.integrations.ray.run_job)."""
+    from humanparse.errors import ConfigError
+    from humanparse.inference.pipeline import available_cores, parse_shard
+
+    if args.actors < 1:
+        raise ConfigError(f"--actors must be at least 1, got {args.actors}")
+    if args.gpus_per_actor < 0:
+        raise ConfigError(f"--gpus-per-actor must be 0 or more, got {args.gpus_per_actor}")
+    if args.device == "cuda" and not args.gpus_per_actor:
+        raise ConfigError("--engine ray --device cuda needs --gpus-per-actor (e.g. 1)")
+    part, parts = parse_shard(args.shard)
+    from humanparse.inference.pipeline import my_blocks
+
+    mine = sorted(index for block in my_blocks(len(items), args.batch_size, part, parts) for index in block)
+    items = [items[index] for index in mine]
+    from humanparse.integrations.ray import connect, run_job
+
+    cores = available_cores()
+    threads = args.threads or (1 if args.gpus_per_actor else max(1, cores // args.actors))
+    # a local Ray: the actors' CPUs plus one for the reading, decoding and writing tasks beside them
+    connect(args.ray_address, num_cpus=None if args.ray_address else args.actors * threads + 1)
+    settings = {"config": config, "checkpoint": args.checkpoint, "backend": args.backend, "device": args.device,
+                "scales": args.scales, "flip": args.flip, "precision": args.precision}  # fmt: skip
+    summary = run_job(
+        items, out, spec, settings, actors=args.actors, threads=threads, gpus_per_actor=args.gpus_per_actor,
+        batch_size=args.batch_size, overwrite=args.overwrite,
+    )  # fmt: skip
+    _report(summary, out, args.shard)
+    return 1 if summary.failed else 0

@@ -243,12 +243,14 @@ def _run_ray(args: argparse.Namespace, items, out, spec, config) -> int:
 
     mine = sorted(index for block in my_blocks(len(items), args.batch_size, part, parts) for index in block)
     items = [items[index] for index in mine]
-    from humanparse.integrations.ray import connect, run_job
+    from humanparse.integrations.ray import connect, default_threads, run_job
 
-    cores = available_cores()
-    threads = args.threads or (1 if args.gpus_per_actor else max(1, cores // args.actors))
-    # a local Ray: the actors' CPUs plus one for the reading, decoding and writing tasks beside them
-    connect(args.ray_address, num_cpus=None if args.ray_address else args.actors * threads + 1)
+    if args.ray_address:
+        connect(args.ray_address)
+    else:  # a local Ray: the actors' CPUs plus one for the reading, decoding and writing tasks beside them
+        threads = args.threads or (1 if args.gpus_per_actor else max(1, available_cores() // args.actors))
+        connect(None, num_cpus=args.actors * threads + 1)
+    threads = args.threads or default_threads(args.actors, args.gpus_per_actor)
     settings = {"config": config, "checkpoint": args.checkpoint, "backend": args.backend, "device": args.device,
                 "scales": args.scales, "flip": args.flip, "precision": args.precision}  # fmt: skip
     summary = run_job(

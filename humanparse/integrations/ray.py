@@ -20,6 +20,7 @@ on a running cluster or a local one, with Ray Data's job-level checkpoint keyed 
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import warnings
@@ -314,22 +315,36 @@ def check_address(address: str, timeout: float = 5.0) -> None:
 
 def connect(address: Optional[str], num_cpus: Optional[int] = None) -> None:
     """Join the cluster at `address`, or start a local Ray with `num_cpus` logical CPUs (no dashboard)."""
-    if ray.is_initialized():
-        return
     if address:
         check_address(address)
+    if ray.is_initialized():
+        return
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
             if address:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=address, **quiet)
             else:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=num_cpus, **quiet)
     except (ConnectionError, RuntimeError, TimeoutError) as error:
         where = f"--ray-address {address}" if address else "a local Ray"
         raise ConfigError(
             f"{where}: cannot connect ({str(error).splitlines()[0] if str(error) else error})"
         ) from None
+    for name in ("ray", "ray.data"):  # Ray Data's INFO lines about each execution
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_threads(actors: int, gpus_per_actor: float) -> int:
+    """Torch threads (and Ray CPUs) per actor: 1 beside a GPU; on CPUs, the largest machine's CPUs but one (left
+    to the reading, decoding and writing tasks), divided between the actors."""
+    if gpus_per_actor:
+        return 1
+    nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    per_node = int(max(nodes, default=2))
+    share = (per_node - 1) // actors if len(nodes) <= 1 else per_node - 1  # several machines: one actor each
+    return max(1, share)
 
 
 def checkpoint_path(out: Folder) -> str:
@@ -371,6 +386,7 @@ def run_job(
         return summary
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
+    context.print_on_execution_start = False
     context.checkpoint_config = CheckpointConfig(id_column="relative", checkpoint_path=checkpoint_path(out))
     source = PhotoListDatasource([(item.relative, str(item.source)) for item in todo])
     dataset = ray.data.read_datasource(source, override_num_blocks=max(1, min(len(todo), 4 * actors)))
@@ -386,7 +402,7 @@ def run_job(
             "threads": threads,
         },
         batch_size=batch_size,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads,
         num_gpus=gpus_per_actor or None,
     )

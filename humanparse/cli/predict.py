@@ -247,9 +247,10 @@ def _run_ray(args: argparse.Namespace, items, out, spec, config) -> int:
 
     if args.ray_address:
         connect(args.ray_address)
-    else:  # a local Ray: the actors' CPUs plus one for the reading, decoding and writing tasks beside them
+    else:  # a local Ray: the actors' CPUs, one for the reading, decoding and writing tasks beside them and one
+        # for the checkpoint filter of a resumed job
         threads = args.threads or (1 if args.gpus_per_actor else max(1, available_cores() // args.actors))
-        connect(None, num_cpus=args.actors * threads + 1)
+        connect(None, num_cpus=args.actors * threads + 2)
     threads = args.threads or default_threads(args.actors, args.gpus_per_actor)
     settings = {"config": config, "checkpoint": args.checkpoint, "backend": args.backend, "device": args.device,
                 "scales": args.scales, "flip": args.flip, "precision": args.precision}  # fmt: skip

@@ -337,13 +337,14 @@ def connect(address: Optional[str], num_cpus: Optional[int] = None) -> None:
 
 
 def default_threads(actors: int, gpus_per_actor: float) -> int:
-    """Torch threads (and Ray CPUs) per actor: 1 beside a GPU; on CPUs, the largest machine's CPUs but one (left
-    to the reading, decoding and writing tasks), divided between the actors."""
+    """Torch threads (and Ray CPUs) per actor: 1 beside a GPU; on CPUs, the largest machine's CPUs but two (left
+    to the reading, decoding and writing tasks, and to the checkpoint filter of a resumed job), divided between
+    the actors."""
     if gpus_per_actor:
         return 1
     nodes = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
-    per_node = int(max(nodes, default=2))
-    share = (per_node - 1) // actors if len(nodes) <= 1 else per_node - 1  # several machines: one actor each
+    per_node = int(max(nodes, default=3))
+    share = (per_node - 2) // actors if len(nodes) <= 1 else per_node - 2  # several machines: one actor each
     return max(1, share)
 
 
@@ -387,7 +388,10 @@ def run_job(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    context.checkpoint_config = CheckpointConfig(id_column="relative", checkpoint_path=checkpoint_path(out))
+    checkpoint = CheckpointConfig(id_column="relative", checkpoint_path=checkpoint_path(out))
+    # a resumed job filters the checkpointed ids in an actor (1 CPU); one is enough for a list of photo paths
+    checkpoint.checkpoint_actor_pool_max_size = 1
+    context.checkpoint_config = checkpoint
     source = PhotoListDatasource([(item.relative, str(item.source)) for item in todo])
     dataset = ray.data.read_datasource(source, override_num_blocks=max(1, min(len(todo), 4 * actors)))
     dataset = dataset.map_batches(_decode_stage, batch_size=max(1, batch_size), num_cpus=0.5)

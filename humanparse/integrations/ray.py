@@ -388,7 +388,16 @@ def run_job(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    checkpoint = CheckpointConfig(id_column="relative", checkpoint_path=checkpoint_path(out))
+    override = None
+    if isinstance(
+        out, ObjectFolder
+    ):  # the checkpoint goes through the outputs' fsspec client (same settings)
+        import pyarrow.fs
+
+        override = pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(out.fs))
+    checkpoint = CheckpointConfig(
+        id_column="relative", checkpoint_path=checkpoint_path(out), override_filesystem=override
+    )
     # a resumed job filters the checkpointed ids in an actor (1 CPU); one is enough for a list of photo paths
     checkpoint.checkpoint_actor_pool_max_size = 1
     context.checkpoint_config = checkpoint

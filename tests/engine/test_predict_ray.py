@@ -1,6 +1,6 @@
 """Ray Data: `predict --engine ray` resumes after its driver is killed, without parsing a photo twice; the
-map_batches stages give Predictor's label maps; `--engine ray` writes the local pipeline's bytes; bad Ray
-options get one line each. Local Ray only (2 CPUs, no dashboard); marked `ray` (deselect with -m "not ray")."""
+map_batches stages give Predictor's label maps; `--engine ray` from S3 to S3 (moto on 127.0.0.1) writes the local
+pipeline's bytes; bad Ray options get one line each. Local Ray only (2 CPUs, no dashboard); marked `ray` (deselect with -m "not ray")."""
 
 from __future__ import annotations
 
@@ -113,7 +113,24 @@ def test_killed_driver_resumes_without_parsing_twice(checkpoint, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def local_ray():
+def s3(photos):
+    """moto's S3 server with the photos under s3://photos/in/; started before Ray, whose workers inherit its
+    endpoint and fake credentials from the environment, as a cluster's workers take theirs from their own."""
+    s3fs = pytest.importorskip("s3fs")
+    from s3_server import s3_environment
+
+    with s3_environment():
+        fs = s3fs.S3FileSystem()
+        fs.mkdir("photos")
+        fs.mkdir("results")
+        for path in photos.rglob("*"):
+            if path.is_file():
+                fs.pipe_file(f"photos/in/{path.relative_to(photos).as_posix()}", path.read_bytes())
+        yield fs
+
+
+@pytest.fixture(scope="module")
+def local_ray(s3):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -155,19 +172,26 @@ def test_map_batches_equal_predictor(local_ray, checkpoint, photos, tmp_path):
         assert "photo" not in row and "bytes" not in row
 
 
-def test_engine_ray_writes_the_local_bytes(local_ray, checkpoint, photos, tmp_path, capsys):
-    local, distributed = tmp_path / "local", tmp_path / "ray"
+def test_engine_ray_on_s3_writes_the_local_bytes(local_ray, s3, checkpoint, photos, tmp_path, capsys):
+    local = tmp_path / "local"
     common = ["--no-progress", "--mask", "upper=upper_clothes,coat", *cli_settings()]
-    argv = ["predict", RESIZE_RECIPE, str(checkpoint), str(photos), *common]
-    assert cli_main([*argv, "--out", str(local), "--workers", "0"]) == 1  # bad.jpg
+    model = ["predict", RESIZE_RECIPE, str(checkpoint)]
+    assert cli_main([*model, str(photos), "--out", str(local), "--workers", "0", *common]) == 1  # bad.jpg
     threads = torch.get_num_threads()
     try:
-        assert cli_main([*argv, "--out", str(distributed), "--engine", "ray", "--threads", "1"]) == 1
+        code = cli_main([*model, "s3://photos/in/", "--out", "s3://results/ray", "--engine", "ray", "--threads", "1",
+                         *common])  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    assert "bad.jpg" in capsys.readouterr().err
-    assert _files(distributed) == _files(local)  # label maps, masks and failed.jsonl
-    assert "b/bad.png" not in _files(distributed)
+    assert code == 1
+    assert "s3://photos/in/b/bad.jpg" in capsys.readouterr().err
+    written = {path[len("results/ray/") :]: s3.cat_file(path) for path in s3.find("results/ray")}
+    expected = _files(local)
+    assert written.pop("failed.jsonl").replace(
+        b"s3://photos/in/", str(photos).encode() + b"/"
+    ) == expected.pop("failed.jsonl")
+    assert written == expected  # label maps and masks, byte for byte
+    assert not any(name.startswith(".ray-checkpoint") for name in written)
 
 
 @pytest.mark.parametrize(

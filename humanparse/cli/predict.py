@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--list",
         dest="list_file",
         metavar="FILE",
-        help="also the photos in FILE: one path a line (relative to the current folder), # comments",
+        help="also the photos in FILE (local or a URI): one path or URI a line (relative: to the current "
+        "folder, or below a list on object storage), # comments",
     )
     parser.add_argument(
         "--out",

@@ -94,7 +94,7 @@ class HumanParser:
     Rows carry `photo` (BGR uint8, from `decode_photos`), `bytes` (decoded here) or `image` (RGB arrays, as
     `read_images` gives). Adds `labels` (uint8 (H, W) at the photo's size, equal to `Predictor`'s for the same
     photo), `mask_<NAME>` (0/255) for each `masks` entry ("NAME=CLASS[,CLASS...]" as `predict --mask`),
-    `classes` (the class names present) when `classes_present`, and `logits` (float16 K x H x W) when
+    `classes` (the class names present) when `classes_present`, and `logits` (K x H x W, `logits_dtype`) when
     `with_logits`; rows whose `error` is set get empty arrays. The photo columns are dropped unless `keep_photo`.
     `threads`: torch threads of the actor (default: the CPUs Ray gave it).
     """
@@ -112,6 +112,7 @@ class HumanParser:
         masks: Sequence[str] = (),
         classes_present: bool = True,
         with_logits: bool = False,
+        logits_dtype: str = "float16",
         keep_photo: bool = False,
         threads: Optional[int] = None,
     ) -> None:
@@ -132,6 +133,7 @@ class HumanParser:
         ]
         self.classes_present = classes_present
         self.with_logits = with_logits
+        self.logits_dtype = np.dtype(logits_dtype)
         self.keep_photo = keep_photo
 
     def _photos(self, batch: Batch) -> Tuple[List[Optional[np.ndarray]], str, List[str]]:
@@ -168,7 +170,7 @@ class HumanParser:
             for position, index in enumerate(good):
                 labels[index] = predicted[position]
                 if predicted_logits is not None:
-                    logits[index] = predicted_logits[position].astype(np.float16)
+                    logits[index] = predicted_logits[position].astype(self.logits_dtype)
         dropped = () if self.keep_photo else ("photo", "bytes", "image")
         result = {key: value for key, value in batch.items() if key not in dropped}
         result["labels"] = _objects(labels)
@@ -411,6 +413,7 @@ def run_job(
             "masks": (),
             "classes_present": False,
             "with_logits": spec.logits,
+            "logits_dtype": spec.logits_dtype,
             "keep_photo": spec.overlay,
             "threads": threads,
         },

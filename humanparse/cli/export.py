@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
-    from humanparse.errors import ConfigError
     from humanparse.deploy.export import ExportMismatch, export_onnx_checked, verification_sizes
+    from humanparse.errors import ConfigError
     from humanparse.models.weights import load_for_inference
 
     config = load_config(args.config).override(args.overrides)

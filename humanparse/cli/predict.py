@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     spec = OutputSpec(
         palette=args.palette or default_palette(config.data.dataset),
         class_names=class_names,
-        masks=tuple((mask.name, mask.classes) for mask in parse_mask_specs(args.mask, class_names)),
+        masks=tuple(parse_mask_specs(args.mask, class_names)),
         label_lookup=load_label_map(args.label_map, class_names) if args.label_map else None,
         overlay=args.overlay,
         legend=args.legend,
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.engine == "ray":
         return _run_ray(args, items, out, spec, config)
-    if placement.device == "cpu":
+    if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = create_predictor(
         config,

@@ -21,15 +21,8 @@ from humanparse.configs import Config, list_configs, load_config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models import zoo
 from humanparse.models.builder import build_model
-from humanparse.models.checkpoint_io import (
-    OWN_FORMAT,
-    LoadReport,
-    StateDict,
-    compare_shapes,
-    read_checkpoint,
-    shapes,
-    unwrap,
-)
+from humanparse.models.checkpoint_io import OWN_FORMAT, StateDict, read_checkpoint, unwrap
+from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import ARCHITECTURES
 
 Converter = Callable[[StateDict], StateDict]
@@ -56,9 +49,10 @@ def _convert(state: StateDict, fmt: str, converter: Optional[Converter]) -> Stat
 @functools.cache
 def _config_shapes(name: str) -> Tuple[str, Dict[str, Tuple[int, ...]]]:
     """(arch, key -> shape) of a named config's model, built on the meta device (no memory)."""
+    config = load_config(name)
     with torch.device("meta"):
-        model = build_model(name)
-    return model.config.model.arch, shapes(model.state_dict())
+        model = build_model(config)
+    return config.model.arch, shapes(model.state_dict())
 
 
 def suggest_configs(state: StateDict, fmt: str) -> List[str]:
@@ -140,21 +134,28 @@ def load_weights(
     return load_state(model, state, strict, str(path), fmt)
 
 
-def load_for_inference(
+def load_for_inference_with_report(
     config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
-) -> nn.Module:
-    """`config`'s network with `weights` loaded strictly, in eval mode on `device`.
+) -> Tuple[nn.Module, LoadReport]:
+    """`config`'s network with `weights` loaded strictly, in eval mode on `device`, and `load_weights`'s report.
 
     The weights replace every parameter, so the recipe's ImageNet file (`model.pretrained`, perhaps a path on
-    the machine that trained it) is not read. The model's `load_report` attribute is `load_weights`'s report, `weights_name` the weights as given.
+    the machine that trained it) is not read.
     """
     if not isinstance(config, Config):
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     model = build_model(config)
-    model.load_report = load_weights(model, weights)
-    model.weights_name = str(weights)  # named by warnings about the network's outputs
+    report = load_weights(model, weights)
     try:
-        return model.eval().to(device)
+        return model.eval().to(device), report
     except (RuntimeError, AssertionError) as error:  # e.g. a CPU-only torch asked for CUDA
         raise ConfigError(f"cannot use device {device!r}: {str(error).splitlines()[0]}") from error
+
+
+def load_for_inference(
+    config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
+) -> nn.Module:
+    """`config`'s network with `weights` loaded strictly, in eval mode on `device` (see
+    `load_for_inference_with_report`)."""
+    return load_for_inference_with_report(config, weights, device)[0]

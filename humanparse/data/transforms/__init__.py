@@ -18,6 +18,7 @@ from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
 from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
 from humanparse.errors import ConfigError
+from humanparse.values import PIPELINES, PROTOCOLS, check_choice
 
 __all__ = [
     "MIXUP_KEY",
@@ -30,15 +31,11 @@ __all__ = [
 
 TrainTransform = Callable[[np.ndarray, np.ndarray, np.random.Generator], Dict[str, Any]]
 ValTransform = Callable[..., Dict[str, Any]]
-PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")
-PROTOCOLS = ("resize", "affine")
 
 
 def build_train_transform(config) -> TrainTransform:
     """The train augmentation `config.data.pipeline` names, with the dataset's classes and flip pairs."""
-    pipeline = config.data.pipeline
-    if pipeline not in PIPELINES:
-        raise ConfigError(f"unknown data.pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    pipeline = check_choice("data.pipeline", config.data.pipeline, PIPELINES)
     classes = dataset_classes(config.data)
     if pipeline == "affine":
         return AffineTrainTransform(config.data, classes.num_classes, classes.flip_pairs)
@@ -52,15 +49,14 @@ def build_train_transform(config) -> TrainTransform:
 def build_val_transform(config) -> ValTransform:
     """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
     evaluation = config.eval
+    check_choice("eval.protocol", evaluation.protocol, PROTOCOLS)
     if evaluation.protocol == "affine":
         return AffineValTransform(
             evaluation.input_size, config.data.normalization, evaluation.affine_convention
         )
-    if evaluation.protocol == "resize":
-        return ResizeValTransform(
-            evaluation.input_size,
-            evaluation.keep_ratio,
-            evaluation.keep_ratio_size,
-            config.data.normalization,
-        )
-    raise ConfigError(f"unknown eval.protocol {evaluation.protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    return ResizeValTransform(
+        evaluation.input_size,
+        evaluation.keep_ratio,
+        evaluation.keep_ratio_size,
+        config.data.normalization,
+    )

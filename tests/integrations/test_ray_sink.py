@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from humanparse.data.labels import get_label_set
+from humanparse.inference.masks import MaskSpec
 from humanparse.inference.pipeline import OutputSpec
 from humanparse.inference.prediction_io import PhotoItem
 
@@ -36,7 +37,7 @@ def test_sink_writes_the_local_outputs(tmp_path):
     }
     spec = OutputSpec(
         overlay=True, legend=True, logits=True, logits_dtype="float32", logits_layout="hwk",
-        class_names=tuple(get_label_set("lip").classes), masks=(("m", (1, 2)),),
+        class_names=tuple(get_label_set("lip").classes), masks=(MaskSpec("m", (1, 2)),),
     )  # fmt: skip
     sink = PredictionSink(tmp_path / "ray", spec)
     result = sink.write([BlockAccessor.batch_to_block(batch)], None)

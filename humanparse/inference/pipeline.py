@@ -408,7 +408,7 @@ def failed_file(out: Folder, shard: Optional[str]) -> Union[Path, str]:
 def save_failures(out: Folder, shard: Optional[str], failed: Sequence[Dict[str, str]]) -> None:
     """`write_failures` into a local or object-store output folder."""
     if isinstance(out, Path):
-        write_failures(failed_file(out, shard), failed)
+        write_failures(out / failed_name(shard), failed)
     elif failed:
         put(out, failed_name(shard), "".join(json.dumps(entry) + "\n" for entry in failed).encode())
     else:

@@ -109,7 +109,7 @@ def plan_inputs(
     return _unique(items)
 
 
-def collect_images(inputs: Sequence[PathLike]) -> List[Path]:
+def collect_images(inputs: Sequence[PathLike]) -> List[Union[Path, str]]:
     """The photo files named by `inputs` (files, folders walked recursively, glob patterns), sorted by output
     path; DataError as `plan_inputs`."""
     return [item.source for item in plan_inputs(inputs)]
@@ -130,7 +130,7 @@ def _list_items(list_file: PathLike) -> List[PhotoItem]:
     for line in (line.strip() for line in lines):
         if not line or line.startswith("#"):
             continue
-        line = storage.local_path(line)
+        line = str(storage.local_path(line))
         if storage.is_remote(line):
             items.append(PhotoItem(line, _stem(PurePosixPath(PurePosixPath(line).name))))
             continue

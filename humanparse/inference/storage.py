@@ -75,7 +75,7 @@ def filesystem(uri: str):
 
 def describe(error: BaseException) -> str:
     """One line for a storage failure, without credentials: the cause behind fsspec's and boto's wrappers."""
-    seen = error
+    seen: Optional[BaseException] = error
     while seen is not None:
         if type(seen).__name__ in _CREDENTIAL_ERRORS:
             return "no credentials found (set them in the environment or a profile, as the storage's own tools read them)"

@@ -97,7 +97,7 @@ def test_killed_driver_resumes_without_parsing_twice(checkpoint, tmp_path):
             os.killpg(driver.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    first = {p.relative_to(out).as_posix(): p.stat() for p in out.rglob("*.png")}
+    first = _settled(out)
     assert 3 <= len(first) < 16
     assert (out / ".ray-checkpoint").is_dir(), "the job checkpoint was not written"
 
@@ -110,6 +110,18 @@ def test_killed_driver_resumes_without_parsing_twice(checkpoint, tmp_path):
         after = (out / name).stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
     assert not (out / ".ray-checkpoint").exists()  # Ray removes it once the job succeeded
+
+
+def _settled(out: Path, quiet_s: float = 3.0):
+    """The label maps under `out` once none has appeared for `quiet_s` (a write task of the killed job may
+    finish the file it was writing after the driver died)."""
+    found, last_change = {}, time.monotonic()
+    while time.monotonic() - last_change < quiet_s:
+        now = {p.relative_to(out).as_posix(): p.stat() for p in out.rglob("*.png")}
+        if set(now) != set(found):
+            found, last_change = now, time.monotonic()
+        time.sleep(0.2)
+    return found
 
 
 @pytest.fixture(scope="module")

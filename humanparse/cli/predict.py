@@ -6,6 +6,9 @@ INPUT may be image files, folders (walked recursively; outputs mirror the paths 
 background thread; every file is written atomically. Unreadable photos are listed in OUT/failed.jsonl and the
 exit code is then 1. Split a run over processes or machines with `torchrun --nproc-per-node N -m humanparse
 predict ...`, or over separate invocations with `--shard K/N`.
+
+INPUT, --list and --out may also be URIs: s3://, gs://, az:// (extra [cloud]), http(s):// (inputs only) and
+file://; credentials come from the environment or profile, as the storage's own tools read them.
 """
 
 from __future__ import annotations
@@ -33,14 +36,24 @@ INTERMIXED = "inputs"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="image files, folders or glob patterns (local or s3://, gs://, az://, http(s)://)",
+    )
     parser.add_argument(
         "--list",
         dest="list_file",
         metavar="FILE",
-        help="also the photos in FILE: one path a line (relative to the current folder), # comments",
+        help="also the photos in FILE (local or a URI): one path or URI a line (relative: to the current "
+        "folder, or below a list on object storage), # comments",
     )
-    parser.add_argument("--out", required=True, help="output folder (never one that would replace an input)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder, local or s3://, gs://, az:// (never one that would replace an input)",
+    )
     add_device_option(parser)
     add_precision_option(parser)
     add_kernels_option(parser)
@@ -102,11 +115,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_tta_options(parser)
     add_set_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_ray_options(parser)
+
+
+def add_ray_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Ray (extra [ray])")
+    group.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local: this process (or torchrun's); ray: Ray Data tasks and actors (default local)",
+    )
+    group.add_argument(
+        "--ray-address", metavar="ADDRESS", help="a running Ray cluster (HOST:PORT, ray://HOST:PORT, auto); "
+        "default: start a local one"
+    )  # fmt: skip
+    group.add_argument("--actors", type=int, default=1, help="model actors (default 1)")
+    group.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="GPUs per actor, e.g. 1 or 0.5 (default 0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette
@@ -116,11 +150,9 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.inference.pipeline import (
         OutputSpec,
         default_workers,
-        failed_file,
         gather_summaries,
         place,
         run_pipeline,
-        write_failures,
     )
     from humanparse.inference.prediction_io import (
         check_mask_names,
@@ -128,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
+    from humanparse.inference.storage import ObjectFolder, output_folder
     from humanparse.output_paths import check_output_folder
 
     if args.batch_size < 1:
@@ -148,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if placement.is_main:
         note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
-    out = Path(args.out)
+    out = output_folder(args.out)
     label_lookup, palette = None, default_palette(config.data.dataset)
     if args.label_map:
         label_lookup = load_label_map(args.label_map, class_names)
@@ -172,13 +205,16 @@ def run(args: argparse.Namespace) -> int:
         logits_layout=args.logits_layout,
         logits_dtype=args.logits_dtype,
     )
-    check_output_folder(
-        out, option="--out", inputs=[args.config, args.checkpoint, args.list_file, args.label_map]
-    )
+    if not isinstance(out, ObjectFolder):  # an object store holds none of the local inputs
+        check_output_folder(
+            out, option="--out", inputs=[args.config, args.checkpoint, args.list_file, args.label_map]
+        )
     items = plan_inputs(args.inputs, args.list_file, out)
     check_out_folder(out, items, spec.suffixes)
     check_mask_names(items, spec.suffixes)
 
+    if args.engine == "ray":
+        return _run_ray(args, items, out, spec, config)
     if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = create_predictor(
@@ -221,14 +257,56 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     merged = gather_summaries(summary, placement)
     if placement.is_main:
-        write_failures(failed_file(out, args.shard), merged.failed)
-        scope = f" (shard {args.shard})" if args.shard else ""
-        print(f"predict{scope}: {merged.line()}; outputs in {out}")
-        if merged.failed:
-            import sys
-
-            print(f"{len(merged.failed)} photo(s) could not be read, listed in {failed_file(out, args.shard)}:",
-                  file=sys.stderr)  # fmt: skip
-            for entry in merged.failed[:10]:
-                print(f"  {entry['error']}", file=sys.stderr)
+        _report(merged, out, args.shard)
     return 1 if merged.failed else 0
+
+
+def _report(summary, out, shard) -> None:
+    """failed.jsonl, the summary line and the first failures."""
+    import sys
+
+    from humanparse.inference.pipeline import failed_file, save_failures
+
+    save_failures(out, shard, summary.failed)
+    scope = f" (shard {shard})" if shard else ""
+    print(f"predict{scope}: {summary.line()}; outputs in {out}")
+    if summary.failed:
+        print(f"{len(summary.failed)} photo(s) could not be read, listed in {failed_file(out, shard)}:",
+              file=sys.stderr)  # fmt: skip
+        for entry in summary.failed[:10]:
+            print(f"  {entry['error']}", file=sys.stderr)
+
+
+def _run_ray(args: argparse.Namespace, items, out, spec, config) -> int:
+    """`--engine ray`: the same photos and outputs through Ray Data (humanparse.integrations.ray.run_job)."""
+    from humanparse.errors import ConfigError
+    from humanparse.inference.pipeline import available_cores, parse_shard
+
+    if args.actors < 1:
+        raise ConfigError(f"--actors must be at least 1, got {args.actors}")
+    if args.gpus_per_actor < 0:
+        raise ConfigError(f"--gpus-per-actor must be 0 or more, got {args.gpus_per_actor}")
+    if args.device == "cuda" and not args.gpus_per_actor:
+        raise ConfigError("--engine ray --device cuda needs --gpus-per-actor (e.g. 1)")
+    part, parts = parse_shard(args.shard)
+    from humanparse.inference.pipeline import my_blocks
+
+    mine = sorted(index for block in my_blocks(len(items), args.batch_size, part, parts) for index in block)
+    items = [items[index] for index in mine]
+    from humanparse.integrations.ray import connect, default_threads, run_job
+
+    if args.ray_address:
+        connect(args.ray_address)
+    else:  # a local Ray: the actors' CPUs, one for the reading, decoding and writing tasks beside them and one
+        # for the checkpoint filter of a resumed job
+        threads = args.threads or (1 if args.gpus_per_actor else max(1, available_cores() // args.actors))
+        connect(None, num_cpus=args.actors * threads + 2)
+    threads = args.threads or default_threads(args.actors, args.gpus_per_actor)
+    settings = {"config": config, "checkpoint": args.checkpoint, "backend": args.backend, "device": args.device,
+                "scales": args.scales, "flip": args.flip, "precision": args.precision}  # fmt: skip
+    summary = run_job(
+        items, out, spec, settings, actors=args.actors, threads=threads, gpus_per_actor=args.gpus_per_actor,
+        batch_size=args.batch_size, overwrite=args.overwrite,
+    )  # fmt: skip
+    _report(summary, out, args.shard)
+    return 1 if summary.failed else 0

@@ -186,7 +186,10 @@ class EvalConfig(_Section):
     RULES: ClassVar[Rules] = {
         "input_size": (at_least(1), at_most(MAX_SIDE)),
         "keep_ratio_size": (at_least(1), at_most(MAX_SIDE)),
-        "scales": (non_empty, above(0)),  # finite: every float field is (`checks.coerce`); as values.check_scales
+        "scales": (
+            non_empty,
+            above(0),
+        ),  # finite: every float field is (`checks.coerce`); as values.check_scales
     }
 
     def __post_init__(self) -> None:

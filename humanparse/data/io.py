@@ -90,7 +90,13 @@ def read_image(path: PathLike, max_pixels: Optional[float] = None) -> np.ndarray
     """Read an image as BGR uint8 (H, W, 3) with `cv2.IMREAD_COLOR` semantics; `DataError` names the file.
 
     `max_pixels` refuses, from the header and before decoding, an image of more pixels (width x height)."""
-    data = read_bytes(path, "image")
+    return decode_image(read_bytes(path, "image"), path, max_pixels)
+
+
+def decode_image(data: bytes, path: PathLike, max_pixels: Optional[float] = None) -> np.ndarray:
+    """The bytes of an image file (named `path` in errors) as `read_image` decodes them."""
+    if not data:
+        raise DataError(f"image is empty (0 bytes): {path}")
     if max_pixels is not None:
         check_pixels(data, path, max_pixels)
     check_complete(data, path, "image")

@@ -4,21 +4,22 @@ DataError naming the file and the line number."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Union
+from typing import List, Optional, Union
 
 MAX_LINE = 4096  # PATH_MAX on Linux: a longer line is no path
 MAX_NAME = 255  # NAME_MAX: the longest file or folder name
 
 
-def read_list_file(path: Union[str, Path], option: str = "--list") -> List[str]:
-    """The paths listed in `path`, stripped, without blank and `#` lines."""
+def read_list_file(path: Union[str, Path], option: str = "--list", data: Optional[bytes] = None) -> List[str]:
+    """The paths listed in `path` (or in `data`, its bytes read elsewhere), stripped, without blank and `#`
+    lines."""
     from humanparse.errors import DataError
 
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{option} {path}: cannot read it: {error.strerror or error}") from error
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise DataError(f"{option} {path}: cannot read it: {error.strerror or error}") from error
     lines = []
     for number, raw in enumerate(data.splitlines(), start=1):
         where = f"{option} {path}, line {number}"

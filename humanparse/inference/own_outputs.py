@@ -50,11 +50,12 @@ def _candidate_stems(name: str) -> List[str]:
 def drop_own_outputs(items: Sequence, out: Path) -> List:
     """`items` (objects with `source` and `relative`) without those that are predict's outputs under `out`."""
     root = os.path.realpath(out) + os.sep
-    under = [item for item in items if os.path.realpath(item.source).startswith(root)]
+    local = [item for item in items if not isinstance(item.source, str)]  # a URI is never under a local out
+    under = [item for item in local if os.path.realpath(item.source).startswith(root)]
     if not under:
         return list(items)
     photos_of: Dict[str, List[str]] = {}  # real path of a label map -> real paths of the photos it is for
-    for item in items:
+    for item in local:
         label = os.path.realpath(out / f"{item.relative}.png")
         photos_of.setdefault(label, []).append(os.path.realpath(item.source))
     is_label: Dict[str, bool] = {}

@@ -18,13 +18,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 import torch
 
-from humanparse.data.io import label_png, read_image
+from humanparse.data.io import label_png
 from humanparse.errors import ConfigError, DataError
 from humanparse.hardware import resolve_device
 from humanparse.inference.leftovers import remove_leftovers
@@ -39,6 +39,7 @@ from humanparse.inference.prediction_io import (
     png_bytes,
     write_atomic,
 )
+from humanparse.inference.storage import Folder, has, location, put, read_photo, remove
 
 LOGITS_LAYOUTS = ("khw", "hwk")
 LOGITS_DTYPES = ("float16", "float32")
@@ -77,35 +78,47 @@ class OutputSpec:
     def paths(self, out: Path, item: PhotoItem) -> List[Path]:
         return [out / f"{item.relative}{suffix}" for suffix in self.suffixes]
 
-    def done(self, out: Path, item: PhotoItem) -> bool:
+    def done(self, out: Folder, item: PhotoItem) -> bool:
         """Whether every output of `item` exists (a run writes each one atomically, so existing means whole)."""
-        return all(path.is_file() for path in self.paths(out, item))
+        return all(has(out, f"{item.relative}{suffix}") for suffix in self.suffixes)
 
     def write(
         self,
-        out: Path,
+        out: Folder,
         item: PhotoItem,
         labels: np.ndarray,
         logits: Optional[np.ndarray] = None,
         image: Optional[np.ndarray] = None,
     ) -> None:
         """Encode and atomically write every output of one photo (labels are the recipe's classes)."""
-        base = out / item.relative
+        for name, data in self.encode(item, labels, logits, image):
+            put(out, name, data)
+
+    def encode(
+        self,
+        item: PhotoItem,
+        labels: np.ndarray,
+        logits: Optional[np.ndarray] = None,
+        image: Optional[np.ndarray] = None,
+    ) -> List[Tuple[str, bytes]]:
+        """The (path below --out, bytes) of every output of one photo, label map first."""
+        base = item.relative
         saved = self.label_lookup[labels] if self.label_lookup is not None else labels
-        write_atomic(base.with_name(base.name + ".png"), png_bytes(label_png(saved, self.palette)))
+        files = [(f"{base}.png", png_bytes(label_png(saved, self.palette)))]
         for mask in self.masks:
-            path = base.with_name(f"{base.name}_{mask.name}.png")
-            write_atomic(path, mask_png(compute_mask(labels, mask.classes)))
+            files.append((f"{base}_{mask.name}.png", mask_png(compute_mask(labels, mask.classes))))
         if self.overlay and image is not None:
-            path = base.with_name(f"{base.name}_overlay.jpg")
+            path = Path(f"{base}_overlay.jpg")
             picture = overlay(image, labels, self.palette)
             if self.legend:
                 picture = add_legend(picture, labels, self.class_names, self.palette)
-            write_atomic(path, encode(path, picture, cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY))
+            files.append((path.as_posix(), encode(path, picture, cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY)))
         if self.logits and logits is not None:
             array = logits if self.logits_layout == "khw" else np.transpose(logits, (1, 2, 0))
-            path = base.with_name(f"{base.name}_logits.npy")
-            write_atomic(path, npy_bytes(np.ascontiguousarray(array, dtype=self.logits_dtype)))
+            files.append(
+                (f"{base}_logits.npy", npy_bytes(np.ascontiguousarray(array, dtype=self.logits_dtype)))
+            )
+        return files
 
 
 @dataclass
@@ -147,7 +160,7 @@ class PhotoDataset(torch.utils.data.Dataset):
         transform: Callable,
         keep_image: bool = False,
         max_pixels: Optional[float] = None,
-        read: Callable[..., Any] = read_image,
+        read: Callable[..., Any] = read_photo,
     ) -> None:
         # one numpy array, not a million Path objects whose reference counts would copy the pages into every worker
         self.sources = np.array([str(item.source) for item in items])
@@ -246,7 +259,7 @@ class Writer:
 def run_pipeline(
     predictor,
     items: Sequence[PhotoItem],
-    out: Path,
+    out: Folder,
     spec: OutputSpec,
     *,
     batch_size: int = 1,
@@ -276,13 +289,14 @@ def run_pipeline(
         if todo:  # a half-done block runs whole: its photos keep the batch they had
             blocks.append(block)
             pending.update(todo)
-    remove_leftovers(spec.paths(out, items[index]) for index in pending)
+    if isinstance(out, Path):  # an object store never holds a partial output (one PUT each)
+        remove_leftovers(spec.paths(out, items[index]) for index in pending)
     if on_plan is not None:
         on_plan(len(pending), summary.skipped)
     if not blocks:
         summary.seconds = time.perf_counter() - start
         return summary
-    read = getattr(predictor, "read", read_image)
+    read = getattr(predictor, "read", read_photo)
     dataset = PhotoDataset(
         items, predictor.transform, keep_image=spec.keep_image, max_pixels=max_pixels, read=read
     )
@@ -405,12 +419,27 @@ def gather_summaries(summary: Summary, placement: Placement) -> Summary:
     return Summary.merge([part for part in gathered if part is not None])
 
 
-def failed_file(out: Path, shard: Optional[str]) -> Path:
+def failed_name(shard: Optional[str]) -> str:
     """`failed.jsonl`, or `failed.shard-K-of-N.jsonl` for one of several separate invocations."""
     if shard is None:
-        return out / "failed.jsonl"
+        return "failed.jsonl"
     index, count = parse_shard(shard)
-    return out / f"failed.shard-{index}-of-{count}.jsonl"
+    return f"failed.shard-{index}-of-{count}.jsonl"
+
+
+def failed_file(out: Folder, shard: Optional[str]) -> Union[Path, str]:
+    """Where the failures of a run go (a Path, or a URI on an object store)."""
+    return out / failed_name(shard) if isinstance(out, Path) else location(out, failed_name(shard))
+
+
+def save_failures(out: Folder, shard: Optional[str], failed: Sequence[Dict[str, str]]) -> None:
+    """`write_failures` into a local or object-store output folder."""
+    if isinstance(out, Path):
+        write_failures(out / failed_name(shard), failed)
+    elif failed:
+        put(out, failed_name(shard), "".join(json.dumps(entry) + "\n" for entry in failed).encode())
+    else:
+        remove(out, failed_name(shard))
 
 
 def write_failures(path: Path, failed: Sequence[Dict[str, str]]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -14,6 +14,7 @@ import numpy as np
 
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import ConfigError, DataError
+from humanparse.inference import storage
 from humanparse.inference.list_files import read_list_file
 from humanparse.inference.own_outputs import drop_own_outputs
 from humanparse.inference.walk import glob_base, glob_files, has_magic, walk_files
@@ -27,9 +28,10 @@ PathLike = Union[str, Path]
 
 @dataclass(frozen=True)
 class PhotoItem:
-    """One input photo and its outputs' path under --out without the suffix (`a/x` for `folder/a/x.jpg`)."""
+    """One input photo (a path, or a URI on object storage) and its outputs' path under --out without the
+    suffix (`a/x` for `folder/a/x.jpg`)."""
 
-    source: Path
+    source: Union[Path, str]
     relative: str
 
 
@@ -37,8 +39,16 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _stem(relative: Path) -> str:
+def _stem(relative: Union[Path, PurePosixPath]) -> str:
     return relative.with_suffix("").as_posix()
+
+
+def _remote_items(uri: str, out: Optional[str]) -> List[PhotoItem]:
+    """The photos of a URI (an object, a folder walked recursively, a pattern), paths as for local inputs."""
+    found = storage.walk(uri, lambda name: is_image(Path(name)), skip=out)
+    if not found:
+        raise DataError(f"{uri}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return [PhotoItem(source, _stem(PurePosixPath(relative))) for source, relative in found]
 
 
 def _glob_base(pattern: str) -> Path:
@@ -59,9 +69,15 @@ def plan_inputs(
     Raises DataError for an input that matches nothing, a folder without images, or two photos whose outputs
     would have the same name.
     """
-    skip = Path(out) if out is not None else None
+    out = storage.local_path(out) if isinstance(out, str) else out
+    remote_out = str(out) if out is not None and storage.is_remote(str(out)) else None
+    skip = Path(out) if out is not None and remote_out is None else None
     items: List[PhotoItem] = []
     for item in inputs:
+        item = storage.local_path(item)
+        if storage.is_remote(item):
+            items += _remote_items(str(item), remote_out)
+            continue
         path = Path(item)
         if path.is_dir():
             images = [(p, parts) for p, parts in walk_files(path, skip=skip) if is_image(p)]
@@ -78,23 +94,37 @@ def plan_inputs(
         else:
             raise DataError(f"{path}: no such file or folder")
     if list_file is not None:
-        items += _list_items(Path(list_file))
-    if out is not None:
-        items = drop_own_outputs(items, Path(out))
+        items += _list_items(storage.local_path(list_file))
+    if skip is not None:
+        items = drop_own_outputs(items, skip)
     if not items:
         raise DataError("no input photos: give files, folders, patterns or --list FILE")
     return _unique(items)
 
 
-def collect_images(inputs: Sequence[PathLike]) -> List[Path]:
+def collect_images(inputs: Sequence[PathLike]) -> List[Union[Path, str]]:
     """The photo files named by `inputs` (files, folders walked recursively, glob patterns), sorted by output
     path; DataError as `plan_inputs`."""
     return [item.source for item in plan_inputs(inputs)]
 
 
-def _list_items(list_file: Path) -> List[PhotoItem]:
+def _list_items(list_file: PathLike) -> List[PhotoItem]:
+    """The photos of a --list file; in a list on object storage, relative lines are below the list's folder."""
+    remote_list = storage.is_remote(str(list_file))
+    data = storage.read_bytes(str(list_file), "--list file") if remote_list else None
     items = []
-    for line in read_list_file(list_file, "--list"):
+    for line in read_list_file(list_file, "--list", data=data):
+        line = str(storage.local_path(line))
+        if storage.is_remote(line):
+            items.append(PhotoItem(line, _stem(PurePosixPath(PurePosixPath(line).name))))
+            continue
+        if remote_list:
+            relative = PurePosixPath(line)
+            if relative.is_absolute() or ".." in relative.parts:
+                raise DataError(f"--list {list_file}: {line}: lines of a list on object storage are URIs or "
+                                "paths below its folder")  # fmt: skip
+            items.append(PhotoItem(str(list_file).rsplit("/", 1)[0] + "/" + line, _stem(relative)))
+            continue
         path = Path(line)
         inside = not path.is_absolute() and ".." not in path.parts
         items.append(PhotoItem(path, _stem(path) if inside else path.stem))
@@ -105,7 +135,7 @@ def _unique(items: Iterable[PhotoItem]) -> List[PhotoItem]:
     by_output: Dict[str, PhotoItem] = {}
     for item in items:
         other = by_output.setdefault(item.relative, item)
-        if os.path.realpath(other.source) != os.path.realpath(item.source):  # never raises on a link loop
+        if _identity(other.source) != _identity(item.source):
             raise DataError(
                 f"{other.source} and {item.source} would both write {item.relative}.png; rename one or "
                 "predict them separately"
@@ -113,8 +143,24 @@ def _unique(items: Iterable[PhotoItem]) -> List[PhotoItem]:
     return [by_output[key] for key in sorted(by_output)]
 
 
-def check_out_folder(out: Path, items: Sequence[PhotoItem], suffixes: Sequence[str]) -> None:
-    """Refuse an --out that is a file or where an output (`relative + suffix`) would replace an input photo."""
+def _identity(source: Union[Path, str]) -> str:
+    # a URI is its own identity; realpath never raises on a link loop
+    return source if isinstance(source, str) else os.path.realpath(source)
+
+
+def check_out_folder(out: storage.Folder, items: Sequence[PhotoItem], suffixes: Sequence[str]) -> None:
+    """Refuse an --out that is a file or where an output (`relative + suffix`) would replace an input photo;
+    on object storage, also a bucket that does not exist."""
+    if isinstance(out, storage.ObjectFolder):
+        out.check()
+        sources = {item.source for item in items if isinstance(item.source, str)}
+        for item in items:
+            for suffix in suffixes:
+                if out.child(f"{item.relative}{suffix}") in sources:
+                    raise DataError(
+                        f"--out {out}: {item.relative}{suffix} would overwrite an input; choose another output folder"
+                    )
+        return
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out}: is an existing file, not a folder")
     from humanparse.output_paths import first_overwritten_input

@@ -1,0 +1,1 @@
+"""Adapters to outside data engines (extra per engine): `humanparse.integrations.ray` for Ray Data."""

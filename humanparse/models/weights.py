@@ -27,6 +27,7 @@ from humanparse.models.checkpoint_io import (
     StateDict,
     compare_shapes,
     read_checkpoint,
+    read_model_description,
     shapes,
     unwrap,
 )
@@ -110,9 +111,10 @@ def load_state(
 
 
 def resolve_weights(source: Union[str, Path]) -> Path:
-    """The file of a weights argument: an existing path, else a model-zoo config name (cached or downloaded)."""
+    """The file (or Hugging Face model folder) of a weights argument: an existing path, else a model-zoo config
+    name (cached or downloaded)."""
     path = Path(source).expanduser()
-    if not path.is_file() and isinstance(source, str) and os.sep not in source and not path.suffix:
+    if not path.exists() and isinstance(source, str) and os.sep not in source and not path.suffix:
         return zoo.resolve(source)
     return path
 
@@ -129,6 +131,8 @@ def load_weights(
         model = model.module
     path = resolve_weights(source)
     state, fmt = unwrap(read_checkpoint(path, map_location), str(path))
+    if path.is_dir() or path.suffix == ".safetensors":
+        fmt = "huggingface"
     try:
         state = _convert(state, fmt, converter_for(model))
     except CheckpointError:
@@ -140,17 +144,34 @@ def load_weights(
     return load_state(model, state, strict, str(path), fmt)
 
 
+def describe_network(config: Config, weights: Union[str, Path]) -> Config:
+    """`config` with its network sized as a weights source describing itself says (a Hugging Face folder's
+    config.json, through the architecture's `configure`); unchanged for other weights."""
+    path = resolve_weights(weights)
+    described = read_model_description(path)
+    if described is None:
+        return config
+    configure = ARCHITECTURES.get(config.model.arch).configure
+    if configure is None:
+        raise CheckpointError(
+            f"{path}: a Hugging Face model, which {config.name} ({config.model.arch} network) cannot load"
+        )
+    return configure(config, described, str(path))
+
+
 def load_for_inference(
     config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
 ) -> nn.Module:
     """`config`'s network with `weights` loaded strictly, in eval mode on `device`.
 
     The weights replace every parameter, so the recipe's ImageNet file (`model.pretrained`, perhaps a path on
-    the machine that trained it) is not read. The model's `load_report` attribute is `load_weights`'s report, `weights_name` the weights as given.
+    the machine that trained it) is not read. A Hugging Face folder (or a .safetensors file beside its
+    config.json) sizes the network as its config.json says (`describe_network`). The model's `load_report` attribute is `load_weights`'s report, `weights_name` the weights as given.
     """
     if not isinstance(config, Config):
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
+    config = describe_network(config, weights)
     model = build_model(config)
     model.load_report = load_weights(model, weights)
     model.weights_name = str(weights)  # named by warnings about the network's outputs

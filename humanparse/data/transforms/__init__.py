@@ -16,7 +16,12 @@ from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms.affine import AffineTrainTransform
 from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_augmentation, mix_batch
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
-from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
+from humanparse.data.transforms.test_time import (
+    FIXED_RESIZE_PROTOCOLS,
+    AffineValTransform,
+    FixedResizeValTransform,
+    ResizeValTransform,
+)
 from humanparse.errors import ConfigError
 
 __all__ = [
@@ -31,7 +36,7 @@ __all__ = [
 TrainTransform = Callable[[np.ndarray, np.ndarray, np.random.Generator], Dict[str, Any]]
 ValTransform = Callable[..., Dict[str, Any]]
 PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")
-PROTOCOLS = ("resize", "affine")
+PROTOCOLS = ("resize", "affine", *FIXED_RESIZE_PROTOCOLS)
 
 
 def build_train_transform(config) -> TrainTransform:
@@ -50,8 +55,11 @@ def build_train_transform(config) -> TrainTransform:
 
 
 def build_val_transform(config) -> ValTransform:
-    """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
+    """The validation transform of `config.eval.protocol` (`resize`, `affine`, `fashn_parser`,
+    `segformer_processor`)."""
     evaluation = config.eval
+    if evaluation.protocol in FIXED_RESIZE_PROTOCOLS:
+        return FixedResizeValTransform(evaluation.input_size, evaluation.protocol, config.data.normalization)
     if evaluation.protocol == "affine":
         return AffineValTransform(
             evaluation.input_size, config.data.normalization, evaluation.affine_convention

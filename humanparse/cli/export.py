@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
-    from humanparse.errors import ConfigError
     from humanparse.deploy.export import ExportMismatch, export_onnx_checked, verification_sizes
+    from humanparse.errors import ConfigError
     from humanparse.models.weights import load_for_inference
 
     config = load_config(args.config).override(args.overrides)
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if min(input_size) < 32:
         raise ConfigError(f"--input-size must be at least 32x32, got {input_size[0]}x{input_size[1]}")
     model = load_for_inference(config, args.checkpoint)
+    config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
     try:
         path, errors = export_onnx_checked(
             model,

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, help="torch CPU threads per process (default: cores / processes)"
     )
     parser.add_argument(
-        "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: from the dataset)"
+        "--palette", choices=["lip", "voc", "fashn"], help="colours of the PNGs (default: from the dataset)"
     )
     parser.add_argument(
         "--mask",
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette
+    from humanparse.errors import ConfigError
     from humanparse.inference.backends import create_predictor
     from humanparse.inference.masks import parse_mask_specs
     from humanparse.inference.pipeline import (
@@ -105,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
         load_label_map,
         plan_inputs,
     )
-    from humanparse.errors import ConfigError
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")

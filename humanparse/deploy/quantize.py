@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from humanparse.configs import Config
-from humanparse.extras import require
 from humanparse.errors import ConfigError, DataError
+from humanparse.extras import require
 
 QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
 SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
@@ -134,8 +134,8 @@ def quantize_onnxruntime(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from humanparse.inference.metadata import add_onnx_metadata
     from humanparse.hardware import cpu_has_int8_dot_product
+    from humanparse.inference.metadata import add_onnx_metadata
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -189,15 +189,24 @@ def quantize_openvino(
 
     model = openvino.convert_model(str(fp32_onnx))
     kept = sorted(set(openvino_classifier_nodes(model)) | set(keep_float))
+    if config.model.arch == "segformer":
+        # a transformer: NNCF's transformer scheme (SmoothQuant, float softmax/LayerNorm), its MatMuls in int8
+        options = {"model_type": nncf.ModelType.TRANSFORMER}
+        ignored = nncf.IgnoredScope(names=kept, validate=False)
+        details = {"quantizer": "nncf preset MIXED, model_type TRANSFORMER", "kept_float": kept}
+    else:
+        options = {}
+        # the CPU plugin cannot compile quantized pyramid-pooling MatMuls (dnnl_postops_composer scale check)
+        ignored = nncf.IgnoredScope(names=kept, types=["MatMul"], validate=False)
+        details = {"quantizer": "nncf preset MIXED", "kept_float": kept + ["MatMul"]}
     quantized = nncf.quantize(
         model,
         nncf.Dataset(list(inputs)),
         preset=nncf.QuantizationPreset.MIXED,
         subset_size=len(inputs),
-        # the CPU plugin cannot compile quantized pyramid-pooling MatMuls (dnnl_postops_composer scale check)
-        ignored_scope=nncf.IgnoredScope(names=kept, types=["MatMul"], validate=False),
+        ignored_scope=ignored,
+        **options,
     )
-    details = {"quantizer": "nncf preset MIXED", "kept_float": kept + ["MatMul"]}
     add_openvino_metadata(
         quantized, config, {"humanparse.precision": "int8", "humanparse.quantization": details}
     )
@@ -305,6 +314,7 @@ def quantize(
     _require_quantizer(backend)
     calibration, held_out = split_photos(photos, num_images)
     model = load_for_inference(config, checkpoint)
+    config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
     details = quantize_model(config, model, calibration, out, backend, dynamic)
     fp32 = Predictor(config, model=model)
     int8 = Predictor(config, forward=runtime_forward(backend, out))

@@ -66,6 +66,9 @@ def create_predictor(
         return Predictor(config, weights, device=device, precision=precision, scales=scales, flip=flip)
     if precision != "fp32":
         raise ConfigError(f"--precision {precision} applies to --backend torch; a model file sets its own")
+    from humanparse.configs.licences import notify_licence
+
+    notify_licence(config)  # the torch backend's loader does this for checkpoints
     # the runtime moves the images to its device itself; the test-time protocol runs on the CPU
     forward = runtime_forward(backend, weights, device)
     predictor = Predictor(config, forward=forward, device="cpu", scales=scales, flip=flip)

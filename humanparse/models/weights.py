@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from humanparse.configs import Config, list_configs, load_config
+from humanparse.configs.licences import notify_licence
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models import zoo
 from humanparse.models.builder import build_model
@@ -172,6 +173,7 @@ def load_for_inference(
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     config = describe_network(config, weights)
+    notify_licence(config)  # non-commercial weights: their licence, once per process
     model = build_model(config)
     model.load_report = load_weights(model, weights)
     model.weights_name = str(weights)  # named by warnings about the network's outputs

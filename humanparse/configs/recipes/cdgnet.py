@@ -31,6 +31,7 @@ def cdgnet_lip() -> Config:
             "protocol": "scales 0.75/1/1.25 + flip",
             "weights_url": "https://pan.baidu.com/s/1WyifPOOE0SqIzCje-d1kzA?pwd=81la",
             "weights_file": "cdgnet_resnet101_lip-LIP_epoch_149.pth",
+            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )

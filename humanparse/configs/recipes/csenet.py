@@ -38,6 +38,7 @@ def csenet_lip() -> Config:
             "protocol": "scales 0.75/1/1.25 + flip",
             "weights_url": "https://pan.baidu.com/s/1-9pR_ycvqkWBnDoKyI2nUw?pwd=bb9c",
             "weights_file": "csenet_resnet101_lip-LIP_epoch_Best.pth",
+            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )

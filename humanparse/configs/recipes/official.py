@@ -25,6 +25,7 @@ def ce2p_official_lip() -> Config:
             "protocol": "single scale, no flip, 384x384",
             "weights_url": "https://drive.google.com/open?id=1rzLU-wK6rEorCNJfwrmIu5hY2wRMyKTK",
             "weights_file": "ce2p_official_resnet101_lip-LIP_epoch_149.pth",
+            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )
@@ -82,6 +83,7 @@ def schp(key: str) -> Config:
             "protocol": "single scale",
             "weights_url": url,
             "weights_file": file_name,
+            "licence": "none stated",
         },
     )
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from humanparse.configs.schema import Config, DataConfig, EvalConfig, ModelConfig, TrainConfig
 from humanparse.registry import register_recipe
 
-NVIDIA_SEGFORMER_LICENCE = (
-    "NVIDIA SegFormer licence: non-commercial use only (research or evaluation), "
-    "https://github.com/NVlabs/SegFormer/blob/master/LICENSE"
-)
+# the weights' terms (humanparse's code stays under its own licence); `commercial_use: False` prints them once
+NVIDIA_SEGFORMER_LICENCE = {
+    "licence": "NVIDIA SegFormer licence (non-commercial)",
+    "licence_url": "https://github.com/NVlabs/SegFormer/blob/master/LICENSE",
+    "commercial_use": False,
+}
 _HF = "https://huggingface.co"
 
 
@@ -72,10 +74,10 @@ def fashn_segformer_b4() -> Config:
         eval=EvalConfig(protocol="fashn_parser", input_size=size, miou_over="present"),
         published={
             "source": "fashn-ai/fashn-human-parser (Hugging Face), fashn-human-parser 0.1.1 (PyPI)",
-            "protocol": "FashnHumanParser.predict: cv2 INTER_AREA 384x576, logits bilinear to the photo",
+            "protocol": "FashnHumanParser.predict (INTER_AREA 384x576)",
             "weights_url": f"{_HF}/fashn-ai/fashn-human-parser/resolve/main/model.safetensors",
             "weights_file": "fashn_segformer_b4-model.safetensors",
-            "licence": NVIDIA_SEGFORMER_LICENCE,
+            **NVIDIA_SEGFORMER_LICENCE,
         },
     )
 
@@ -101,10 +103,10 @@ def segformer_b2_clothes() -> Config:
         eval=EvalConfig(protocol="segformer_processor", input_size=size, miou_over="present"),
         published={
             "source": "mattmdjaga/segformer_b2_clothes (Hugging Face model card)",
-            "protocol": "SegformerImageProcessor (PIL) 512x512, logits bilinear to the photo",
+            "protocol": "model card (PIL bilinear 512x512)",
             "weights_url": f"{_HF}/mattmdjaga/segformer_b2_clothes/resolve/main/model.safetensors",
             "weights_file": "segformer_b2_clothes-model.safetensors",
             # the card says MIT; the network starts from NVIDIA's MiT-B2, whose licence is non-commercial
-            "licence": NVIDIA_SEGFORMER_LICENCE,
+            **NVIDIA_SEGFORMER_LICENCE,
         },
     )

@@ -65,6 +65,7 @@ def ce2p_sssegmentation(dataset: str, depth: int, output_stride: int) -> Config:
             "weights_url": f"{_MODELSTORE}/{name}.pth",
             "weights_file": f"{name}.pth",
             "imagenet_url": IMAGENET_V1C[depth],
+            "licence": "Apache-2.0 (as SSSegmentation)",
         },
     )
 

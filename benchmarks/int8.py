@@ -115,10 +115,10 @@ def timed_rounds(parsers: Dict[str, Callable[[Path], np.ndarray]], photos: List[
 
 def ours(config, model, work: Path, calibration: List[Path], threads: int) -> Dict[str, Callable]:
     """Our Predictors: PyTorch fp32, and the fp32 and int8 files on ONNX Runtime and OpenVINO."""
-    from humanparse.deploy.quantize import quantize_model
-    from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
-    from humanparse.inference.predictor import Predictor
     from humanparse.deploy.export import export_onnx
+    from humanparse.deploy.quantize import quantize_model
+    from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
 
     work.mkdir(parents=True, exist_ok=True)
     fp32 = export_onnx(model, work / "fp32.onnx", tuple(config.eval.input_size), config=config)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from humanparse import hardware
-from humanparse.inference.tta import model_forward
+from humanparse.inference.runtimes.torch_runtime import model_forward
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import humanparse
 from humanparse.configs import get_config, list_configs
 from humanparse.errors import ConfigError
 from humanparse.models.checkpoint_io import checkpoint_dict
+from humanparse.models.weights import load_for_inference_with_report
 from humanparse.models.zoo import zoo_table
 from humanparse.registry import ARCHITECTURES, LOSSES, RECIPES, Registry
 
@@ -84,8 +85,8 @@ def test_load_for_inference_ignores_a_moved_imagenet_file(tmp_path):
     config.model.pretrained = str(tmp_path / "moved" / "resnet50_v1c.pth")
     path = tmp_path / "best.pth"
     torch.save(checkpoint_dict(model, config), path)
-    loaded = humanparse.load_for_inference(config, path)
+    loaded, report = load_for_inference_with_report(config, path)
     assert not loaded.training and loaded.config.model.pretrained == ""
-    assert loaded.load_report.ok and loaded.load_report.format == "humanparse"
+    assert report.ok and report.format == "humanparse"
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key])

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from benchlib.targets import SPEEDUP_TARGETS
-from humanparse.inference.timing import resolve_device, synchronize
 from humanparse.errors import ConfigError
+from humanparse.inference.timing import resolve_device, synchronize
 
 # ---------------------------------------------------------------------------------------------------------------
 # small statistics

@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from humanparse.inference.timing import format_timings, resolve_device, time_inference
     from humanparse.hardware import cpu_bf16_support
+    from humanparse.inference.timing import format_timings, resolve_device, time_inference
 
     device = resolve_device(args.device)
     if args.threads:

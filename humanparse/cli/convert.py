@@ -26,13 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
     from humanparse.models.checkpoint_io import atomic_torch_save, checkpoint_dict
-    from humanparse.models.weights import load_for_inference
+    from humanparse.models.weights import load_for_inference_with_report
     from humanparse.outputs import check_writable
 
     check_writable(args.output, "converted.pth")
     config = load_config(args.config).override(args.overrides)
-    model = load_for_inference(config, args.input)
+    model, report = load_for_inference_with_report(config, args.input)
     atomic_torch_save(checkpoint_dict(model, model.config), args.output)
-    print(model.load_report)
+    print(report)
     print(f"written: {args.output} (config {config.name})")
     return 0

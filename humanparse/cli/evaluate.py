@@ -36,39 +36,26 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
     from humanparse.engine.report import format_table, write_report
-    from humanparse.hardware import resolve_device
-    from humanparse.models.weights import load_for_inference
+    from humanparse.inference.backends import create_network
     from humanparse.outputs import check_writable
 
     resolve_model_arguments(args)
-    resolve_device(args.device)
     if args.out:
         check_writable(args.out, "report.json")  # before the evaluation, not after it
     config = load_model_config(args)
     config.data.root = args.data_root  # set directly: a path is not YAML to parse (`~` would read as null)
+    network = create_network(
+        config, args.checkpoint, backend=args.backend, device=args.device, precision=args.precision
+    )
     dataset = build_dataset(config, args.split, train=False)
-    model, forward = None, None
-    if args.backend == "torch":
-        model = load_for_inference(config, args.checkpoint, args.device)
-    else:
-        from humanparse.inference.backends import runtime_forward
-        from humanparse.errors import ConfigError
-
-        if args.precision != "fp32":
-            raise ConfigError(
-                f"--precision {args.precision} applies to --backend torch; a model file sets its own"
-            )
-        forward = runtime_forward(args.backend, args.checkpoint, args.device)
     results = evaluate(
-        model,
+        None,
         config,
         dataset,
         scales=args.scales,
         flip=args.flip,
-        device=args.device,
         progress=not args.no_progress,
-        precision=args.precision,
-        forward=forward,
+        network=network,
     )
     results.update(
         config=config.name, checkpoint=str(args.checkpoint), split=args.split, backend=args.backend

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     spec = OutputSpec(
         palette=args.palette or default_palette(config.data.dataset),
         class_names=class_names,
-        masks=tuple((mask.name, mask.classes) for mask in parse_mask_specs(args.mask, class_names)),
+        masks=tuple(parse_mask_specs(args.mask, class_names)),
         label_lookup=load_label_map(args.label_map, class_names) if args.label_map else None,
         overlay=args.overlay,
         legend=args.legend,
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     check_out_folder(out, items, spec.suffixes)
     check_mask_names(items, spec.suffixes)
 
-    if placement.device == "cpu":
+    if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
     predictor = create_predictor(
         config,

@@ -195,7 +195,10 @@ class EvalConfig(_Section):
     RULES: ClassVar[Rules] = {
         "input_size": at_least(1),
         "keep_ratio_size": at_least(1),
-        "scales": (non_empty, above(0)),
+        "scales": (
+            non_empty,
+            above(0),
+        ),  # finite: every float field is (`checks.coerce`); as values.check_scales
     }
 
 

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from humanparse.extras import require
 from humanparse.errors import ConfigError
+from humanparse.extras import require
 
 INPUT_NAME = "image"
 MIN_OPSET = 11  # CE2P and SCHP; CSENet's grid_sample needs 16

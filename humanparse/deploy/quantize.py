@@ -22,6 +22,7 @@ import torch
 from humanparse.configs import Config
 from humanparse.errors import ConfigError, DataError
 from humanparse.extras import require
+from humanparse.inference.runtimes import Network
 
 QUANTIZE_BACKENDS = ("openvino", "onnxruntime")
 SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
@@ -305,8 +306,8 @@ def quantize(
     progress: bool = False,
 ) -> QuantizeReport:
     """Quantize `checkpoint` to int8 for `backend`, calibrated on `photos`, and measure it against fp32."""
-    from humanparse.inference.backends import runtime_forward
     from humanparse.inference.predictor import Predictor
+    from humanparse.inference.runtimes import ModelSpec, build_network
     from humanparse.models.weights import load_for_inference
 
     out = Path(out)
@@ -316,25 +317,24 @@ def quantize(
     model = load_for_inference(config, checkpoint)
     config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
     details = quantize_model(config, model, calibration, out, backend, dynamic)
-    fp32 = Predictor(config, model=model)
-    int8 = Predictor(config, forward=runtime_forward(backend, out))
+    # both sides through the one factory: the fp32 network as `predict` runs it, the int8 file on its runtime
+    fp32 = Predictor(config, network=build_network(ModelSpec(config, checkpoint, model)))
+    int8 = Predictor(config, network=build_network(ModelSpec(config, out), backend))
     report = QuantizeReport(
         out, backend, len(calibration), len(held_out), label_agreement(fp32, int8, held_out), details
     )
     if val_root is not None:
-        report.miou = _validation_miou(config, val_root, model, int8.tta.forward, progress)
+        report.miou = _validation_miou(config, val_root, fp32.network, int8.network, progress)
     return report
 
 
-def _validation_miou(
-    config: Config, root, model: torch.nn.Module, forward, progress: bool
-) -> Dict[str, float]:
+def _validation_miou(config: Config, root, fp32: Network, int8: Network, progress: bool) -> Dict[str, float]:
     from humanparse.data.datasets import build_dataset
     from humanparse.engine.evaluator import evaluate
 
     config = Config.from_dict(config.to_dict())
     config.data.root = str(root)
     dataset = build_dataset(config, config.data.val_split, train=False)
-    fp32 = evaluate(model, config, dataset, progress=progress)["mIoU"]
-    int8 = evaluate(None, config, dataset, forward=forward, progress=progress)["mIoU"]
-    return {"fp32": 100 * fp32, "int8": 100 * int8}
+    fp32_miou = evaluate(None, config, dataset, network=fp32, progress=progress)["mIoU"]
+    int8_miou = evaluate(None, config, dataset, network=int8, progress=progress)["mIoU"]
+    return {"fp32": 100 * fp32_miou, "int8": 100 * int8_miou}

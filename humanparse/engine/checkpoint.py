@@ -95,8 +95,8 @@ def restore_best(work_dir: PathLike, history: List[Dict[str, Any]]) -> Optional[
     best = work_dir / BEST_NAME
     if best.is_file():
         try:
-            held = torch.load(best, map_location="cpu", weights_only=True, mmap=True).get("epoch")
-        except Exception:  # a damaged file is rewritten below
+            held = read_checkpoint(best, mmap=True).get("epoch")
+        except (CheckpointError, AttributeError):  # a damaged file (or not a dict) is rewritten below
             held = None
         if held == epoch:
             return None

@@ -91,11 +91,6 @@ def get_world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-def is_main_process() -> bool:
-    """True on rank 0, the process that writes checkpoints, logs and plots."""
-    return get_rank() == 0
-
-
 def barrier() -> None:
     """Wait for every process; a no-op for a single process."""
     if is_distributed():

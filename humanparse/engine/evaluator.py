@@ -11,11 +11,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
 from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
+from humanparse.inference.runtimes import Device, Forward, ModelSpec, Network, build_network
+from humanparse.inference.tta import TestTimeAugmentation
 from humanparse.metrics import ConfusionMatrix
-from humanparse.models.prepare import prepare_for_inference
 from humanparse.progress import progress_bar
 
 
@@ -25,23 +25,6 @@ def _rank_and_world() -> tuple:
     return 0, 1
 
 
-def build_tta(
-    model: nn.Module,
-    config,
-    flip_pairs,
-    num_classes: int,
-    *,
-    scales: Optional[Sequence[float]] = None,
-    flip: Optional[bool] = None,
-    precision: str = "fp32",
-) -> TestTimeAugmentation:
-    """The config's test protocol around `model`, scoring `config.eval.output`."""
-    forward = model_forward(model, config.eval.output, precision)
-    return TestTimeAugmentation.from_config(
-        forward, config, flip_pairs, num_classes, scales=scales, flip=flip
-    )
-
-
 def evaluate(
     model: Optional[nn.Module],
     config,
@@ -49,17 +32,19 @@ def evaluate(
     *,
     scales: Optional[Sequence[float]] = None,
     flip: Optional[bool] = None,
-    device: str = "cpu",
+    device: Device = "cpu",
     progress: bool = True,
     precision: str = "fp32",
     optimize: bool = True,
     forward: Optional[Forward] = None,
+    network: Optional[Network] = None,
 ) -> Dict[str, Any]:
     """Metrics of `model` on `dataset` (from `build_dataset(config, split, train=False)`).
 
     `optimize` scores a BatchNorm-folded channels_last copy of the model (same outputs, faster); `precision`
-    "bf16"/"fp16" runs it under autocast. `forward` (with `model` None) scores a forward function instead, e.g.
-    an exported file on a runtime (`humanparse.inference.backends.runtime_forward`).
+    "bf16"/"fp16" runs it under autocast. With `model` None, `network` (from
+    `humanparse.inference.runtimes.build_network`, e.g. an exported file on a runtime) or a bare `forward` function
+    is scored instead.
 
     Returns `mIoU`, `pixel_acc`, `mean_acc`, `fwIoU`, `per_class_iou` (class name -> IoU), `miou_over`,
     `protocol`, `scales`, `flip`, `num_images`, `confusion_matrix` (list of rows, gt x pred) and
@@ -69,29 +54,18 @@ def evaluate(
         raise DataError(f"the validation split of {config.data.root} has no images")
     if not getattr(dataset, "has_labels", True):
         raise DataError(f"the split of {config.data.root} has no labels to score against")
-    if (model is None) == (forward is None):
-        raise ValueError("evaluate takes a model or a forward function")
-    device = resolve_device(device)
+    if (model is not None) + (forward is not None) + (network is not None) != 1:
+        raise ValueError("evaluate takes a model, a network or a forward function")
     was_training = model.training if model is not None else False
-    if forward is not None:
-        tta = TestTimeAugmentation.from_config(
-            forward, config, dataset.flip_pairs, dataset.num_classes, scales=scales, flip=flip
-        )
-    else:
-        model.eval().to(device)
-        network = model
-        if optimize:
-            network = prepare_for_inference(model, torch.zeros(1, 3, 65, 65, device=device))
-        tta = build_tta(
-            network,
-            config,
-            dataset.flip_pairs,
-            dataset.num_classes,
-            scales=scales,
-            flip=flip,
-            precision=precision,
-        )
-    tta.source = getattr(model, "weights_name", "the model")
+    if network is None:
+        if forward is not None:
+            network = Network(forward, device if isinstance(device, torch.device) else resolve_device(device))
+        else:
+            spec = ModelSpec(config, model=model)
+            network = build_network(spec, "torch", device, precision, optimize=optimize)
+    tta = TestTimeAugmentation.from_config(
+        network.forward, config, scales=scales, flip=flip, source=network.source
+    )
     matrix = ConfusionMatrix(dataset.num_classes)
     rank, world = _rank_and_world()
     indices = range(rank, len(dataset), world)
@@ -99,7 +73,7 @@ def evaluate(
         indices = progress_bar(iterable=indices, desc="evaluate", unit="img")
     for index in indices:
         sample = dataset[index]
-        image = sample["image"].unsqueeze(0).to(device)
+        image = sample["image"].unsqueeze(0).to(network.device)
         (prediction,) = tta.labels(image, [sample["meta"]])
         matrix.update(prediction, sample["label"].numpy())
     matrix.all_reduce()

@@ -92,11 +92,12 @@ def batch_augmentation_state(rank_state: Dict[str, Any]) -> Dict[str, Any]:
     return {"random": rank_state["mixup_random"], "generator": rank_state["global"]["generators"]["mixup"]}
 
 
-def seed_worker(worker_id: int) -> None:
-    """DataLoader worker_init_fn: a numpy Generator for the transforms, seeded from the loader's generator."""
+def seed_worker(worker_id: int, rank: int = 0) -> None:
+    """DataLoader worker_init_fn (with `rank` bound by `functools.partial`): a numpy Generator for the
+    transforms, seeded from the loader's generator and the process's rank."""
     info = torch.utils.data.get_worker_info()
     seed = torch.initial_seed()  # base_seed (drawn from the loader's generator) + worker_id
-    give_rng(info.dataset, seed, getattr(info.dataset, "_humanparse_rank", 0))
+    give_rng(info.dataset, seed, rank)
 
 
 def give_rng(dataset: Dataset, seed: int, rank: int) -> None:

@@ -11,6 +11,7 @@ evaluation), `train.log` (plain text), `loss.png`, `lr.png`, `val_miou.png` and,
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from pathlib import Path
@@ -237,7 +238,6 @@ class Trainer:
                 f"multiple of the world size {context.world_size}"
             )
         self.train_dataset = build_dataset(config, config.data.train_split, train=True)
-        self.train_dataset._humanparse_rank = context.rank  # read by the worker_init_fn
         self.loader_generator = torch.Generator().manual_seed(config.train.seed)
         if context.world_size > 1:
             self.sampler = DistributedSampler(
@@ -252,7 +252,7 @@ class Trainer:
             num_workers=config.data.num_workers,
             pin_memory=self.device.type == "cuda",
             drop_last=config.train.drop_last,
-            worker_init_fn=seed_worker,
+            worker_init_fn=functools.partial(seed_worker, rank=context.rank),
             generator=self.loader_generator,
         )
         if len(loader) == 0:
@@ -412,7 +412,7 @@ class Trainer:
             dist_utils.unwrap_model(self.model),
             self.config,
             self.val_dataset,
-            device=str(self.device),
+            device=self.device,
             progress=self.progress and self.is_main,
         )
         self.model.train()

@@ -1,42 +1,53 @@
-"""Runtimes a Predictor can run the network on, and `create_predictor`, the one way the commands build one.
+"""`create_predictor`, the one way the commands (predict, test, serve) build what runs the network.
 
-* ``torch``: the PyTorch network from a checkpoint (humanparse's or a reference's), prepared for inference;
-* ``onnxruntime``: an ONNX file from `humanparse export` or `humanparse quantize` (CPU, or CUDA where installed);
-* ``openvino``: an OpenVINO IR (.xml) from `humanparse quantize --backend openvino`, or an ONNX file (CPU).
-
-Files written by humanparse describe their recipe, so the runtimes need no config (`config=None`).
+The runtimes are `humanparse.inference.runtimes` (torch, onnxruntime, openvino, one module each). Files written
+by humanparse describe their recipe, so the runtimes other than torch need no config (`config=None`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from humanparse.configs import Config
-from humanparse.inference.runtimes import onnxruntime_forward, openvino_forward
-from humanparse.inference.predictor import Predictor
-from humanparse.inference.tta import Forward
+from humanparse.configs.licences import notify_licence
 from humanparse.errors import ConfigError
-from humanparse.hardware import resolve_device
+from humanparse.inference.metadata import config_from_model_file
+from humanparse.inference.predictor import Predictor, resolve_config
+from humanparse.inference.runtimes import Device, Forward, ModelSpec, Network, backends, build_network
 
-# backend -> the forward function of a model file on a device (the torch backend builds the network instead)
-RUNTIME_FORWARDS: Dict[str, Callable[[Union[str, Path], str], Forward]] = {
-    "onnxruntime": onnxruntime_forward,
-    "openvino": openvino_forward,
-}
-BACKENDS = ("torch", *RUNTIME_FORWARDS)
+BACKENDS = backends()
 
 
-def onnx_forward(path: Union[str, Path]) -> Forward:
-    """An ONNX file written by `humanparse export` (input `image`, first output `seg`) on ONNX Runtime's CPU."""
-    return onnxruntime_forward(path)
+def resolve_model(
+    config: Optional[Union[str, Path, Config]], weights: Union[str, Path], backend: str = "torch"
+) -> ModelSpec:
+    """The ModelSpec of a command's CONFIG WEIGHTS: `config` None reads the recipe stored in a model file
+    written by humanparse (runtimes other than torch)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if config is None:
+        if backend == "torch":
+            raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
+        return ModelSpec(config_from_model_file(weights), weights)
+    return ModelSpec(resolve_config(config), weights)
 
 
-def runtime_forward(backend: str, weights: Union[str, Path], device: str = "cpu") -> Forward:
-    """The forward function of a model file on a runtime backend (not ``torch``)."""
-    if backend not in RUNTIME_FORWARDS:
-        raise ConfigError(f"unknown runtime backend {backend!r}; choose from {', '.join(RUNTIME_FORWARDS)}")
-    return RUNTIME_FORWARDS[backend](weights, device)
+def runtime_forward(backend: str, weights: Union[str, Path], device: Device = "cpu") -> Forward:
+    """The forward function of a model file written by humanparse on a runtime backend."""
+    return create_network(None, weights, backend=backend, device=device).forward
+
+
+def create_network(
+    config: Optional[Union[str, Path, Config]],
+    weights: Union[str, Path],
+    *,
+    backend: str = "torch",
+    device: Device = "cpu",
+    precision: str = "fp32",
+) -> Network:
+    """The forward function of CONFIG WEIGHTS on `backend` (see `build_network`)."""
+    return build_network(resolve_model(config, weights, backend), backend, device, precision)
 
 
 def create_predictor(
@@ -44,7 +55,7 @@ def create_predictor(
     weights: Union[str, Path],
     *,
     backend: str = "torch",
-    device: str = "cpu",
+    device: Device = "cpu",
     precision: str = "fp32",
     scales: Optional[Sequence[float]] = None,
     flip: Optional[bool] = None,
@@ -53,24 +64,8 @@ def create_predictor(
 
     `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if config is None:
-        if backend == "torch":
-            raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
-        from humanparse.inference.metadata import config_from_model_file
-
-        config = config_from_model_file(weights)
-    if backend == "torch":
-        resolve_device(device)
-        return Predictor(config, weights, device=device, precision=precision, scales=scales, flip=flip)
-    if precision != "fp32":
-        raise ConfigError(f"--precision {precision} applies to --backend torch; a model file sets its own")
-    from humanparse.configs.licences import notify_licence
-
-    notify_licence(config)  # the torch backend's loader does this for checkpoints
-    # the runtime moves the images to its device itself; the test-time protocol runs on the CPU
-    forward = runtime_forward(backend, weights, device)
-    predictor = Predictor(config, forward=forward, device="cpu", scales=scales, flip=flip)
-    predictor.tta.source = str(weights)  # named in the warning about non-finite logits
-    return predictor
+    spec = resolve_model(config, weights, backend)
+    network = build_network(spec, backend, device, precision)
+    assert spec.config is not None  # resolve_model gives one
+    notify_licence(spec.config)  # non-commercial weights (model files too): their licence, once per process
+    return Predictor(spec.config, network=network, scales=scales, flip=flip)

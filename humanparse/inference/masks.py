@@ -12,6 +12,7 @@ and for FASHN's classes its try-on groups `upper` (top, dress, scarf), `lower` (
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
@@ -116,6 +117,16 @@ def parse_mask_specs(specs: Sequence[str], class_names: Sequence[str]) -> List[M
             raise ConfigError(f"mask name {mask.name!r} is given twice")
         seen.add(mask.name)
     return parsed
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    """A 0/255 uint8 mask as a grayscale PNG, encoded as the label maps are (Pillow): the one encoding of a
+    mask, in `predict`'s files and the server's answers alike."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(mask, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def compute_mask(labels: np.ndarray, classes: Sequence[int]) -> np.ndarray:

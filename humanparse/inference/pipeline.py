@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from humanparse.data.io import label_png, read_image
-from humanparse.inference.masks import compute_mask
+from humanparse.errors import ConfigError, DataError
+from humanparse.hardware import resolve_device
+from humanparse.inference.masks import MaskSpec, compute_mask, mask_png
 from humanparse.inference.prediction_io import (
     PhotoItem,
     add_legend,
@@ -34,7 +36,6 @@ from humanparse.inference.prediction_io import (
     png_bytes,
     write_atomic,
 )
-from humanparse.errors import ConfigError, DataError
 
 LOGITS_LAYOUTS = ("khw", "hwk")
 LOGITS_DTYPES = ("float16", "float32")
@@ -47,7 +48,7 @@ class OutputSpec:
 
     palette: str = "lip"
     class_names: Tuple[str, ...] = ()
-    masks: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()  # (name, class ids): `<relative>_<name>.png`
+    masks: Tuple[MaskSpec, ...] = ()  # `<relative>_<name>.png` each
     label_lookup: Optional[np.ndarray] = None  # --label-map: recipe class -> saved id
     overlay: bool = False
     legend: bool = False
@@ -63,7 +64,7 @@ class OutputSpec:
 
     @property
     def suffixes(self) -> Tuple[str, ...]:
-        return output_suffixes(self.overlay, self.logits, [name for name, _ in self.masks])
+        return output_suffixes(self.overlay, self.logits, [mask.name for mask in self.masks])
 
     def paths(self, out: Path, item: PhotoItem) -> List[Path]:
         return [out / f"{item.relative}{suffix}" for suffix in self.suffixes]
@@ -84,9 +85,9 @@ class OutputSpec:
         base = out / item.relative
         saved = self.label_lookup[labels] if self.label_lookup is not None else labels
         write_atomic(base.with_name(base.name + ".png"), png_bytes(label_png(saved, self.palette)))
-        for name, class_ids in self.masks:
-            path = base.with_name(f"{base.name}_{name}.png")
-            write_atomic(path, encode(path, compute_mask(labels, class_ids)))
+        for mask in self.masks:
+            path = base.with_name(f"{base.name}_{mask.name}.png")
+            write_atomic(path, mask_png(compute_mask(labels, mask.classes)))
         if self.overlay and image is not None:
             path = base.with_name(f"{base.name}_overlay.jpg")
             picture = overlay(image, labels, self.palette)
@@ -310,7 +311,7 @@ class Placement:
     parts: int
     rank: int
     world_size: int
-    device: str
+    device: torch.device  # checked (`resolve_device`): the factory takes it as it is
     threads: int
 
     @property
@@ -346,11 +347,9 @@ def place(device: str, shard: Optional[str] = None, threads: Optional[int] = Non
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
-        if world_size > 1:
-            device = f"cuda:{local_rank % torch.cuda.device_count()}"
+    target = resolve_device(device)
+    if target.type == "cuda" and world_size > 1:
+        target = torch.device("cuda", local_rank % torch.cuda.device_count())
     if threads is None:
         threads = max(1, available_cores() // max(1, local_world))
     return Placement(
@@ -358,7 +357,7 @@ def place(device: str, shard: Optional[str] = None, threads: Optional[int] = Non
         parts=shard_count * world_size,
         rank=rank,
         world_size=world_size,
-        device=device,
+        device=target,
         threads=threads,
     )
 

@@ -8,12 +8,11 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
-from humanparse.data.io import label_png
 from humanparse.data.labels import IGNORE_INDEX, get_palette
 from humanparse.errors import ConfigError, DataError
 from humanparse.outputs import atomic_write
@@ -116,7 +115,7 @@ def _list_items(list_file: Path) -> List[PhotoItem]:
 
 
 def _unique(items: Iterable[PhotoItem]) -> List[PhotoItem]:
-    by_output = {}
+    by_output: Dict[str, PhotoItem] = {}
     for item in items:
         other = by_output.setdefault(item.relative, item)
         if other.source.resolve() != item.source.resolve():
@@ -257,28 +256,6 @@ def load_label_map(path: PathLike, class_names: Sequence[str]) -> np.ndarray:
     if missing:
         raise ConfigError(f"--label-map {path}: classes not mapped: {', '.join(missing)}")
     return lookup
-
-
-def write_outputs(
-    out_dir: PathLike,
-    source: PathLike,
-    labels: np.ndarray,
-    palette: str = "lip",
-    image: Optional[np.ndarray] = None,
-    logits: Optional[np.ndarray] = None,
-) -> List[Path]:
-    """Write `<stem>.png`, and `<stem>_overlay.jpg` when `image` / `<stem>_logits.npy` (float16) when `logits`."""
-    out_dir = Path(out_dir)
-    stem = Path(source).stem
-    written = [out_dir / f"{stem}.png"]
-    write_atomic(written[0], png_bytes(label_png(labels, palette)))
-    if image is not None:
-        written.append(out_dir / f"{stem}_overlay.jpg")
-        write_atomic(written[-1], encode(written[-1], overlay(image, labels, palette)))
-    if logits is not None:
-        written.append(out_dir / f"{stem}_logits.npy")
-        write_atomic(written[-1], npy_bytes(logits.astype(np.float16)))
-    return written
 
 
 def output_suffixes(

@@ -13,7 +13,7 @@ An array's channel order is never guessed from its pixels: say `channel_order="r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -24,14 +24,17 @@ from humanparse.configs import Config, load_config
 from humanparse.data.io import read_image
 from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms import build_val_transform
-from humanparse.inference.tta import Forward, TestTimeAugmentation, model_forward
-from humanparse.errors import CheckpointError, DataError
+from humanparse.errors import DataError
 from humanparse.hardware import resolve_device
-from humanparse.models.prepare import prepare_for_inference
-from humanparse.models.weights import load_for_inference
+from humanparse.inference.runtimes import Forward, ModelSpec, Network, build_network
+from humanparse.inference.tta import TestTimeAugmentation
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image]
 CHANNEL_ORDERS = ("bgr", "rgb")
+
+
+def _source(checkpoint: Optional[Union[str, Path]]) -> str:
+    return str(checkpoint) if checkpoint is not None else "the model"
 
 
 def resolve_config(config: Union[str, Path, Config]) -> Config:
@@ -43,9 +46,10 @@ class Predictor:
     """Run a parsing network on photos with `config.eval`'s protocol, scales and flip.
 
     `config`: a recipe name, YAML path or Config. Weights come from `checkpoint` (a file or zoo name), or pass
-    a ready `model`. `forward` replaces the network (e.g. `onnx_forward(path)`). `precision` "bf16"/"fp16" runs
-    the network under autocast; `optimize` folds BatchNorm into the convolutions and uses channels_last (the
-    outputs are unchanged; a given `model` is copied, never modified).
+    a ready `model`, or a `network` from `humanparse.inference.runtimes.build_network` (e.g. a model file on a
+    runtime), or a bare `forward` function. `precision` "bf16"/"fp16" runs the network under autocast;
+    `optimize` folds BatchNorm into the convolutions and uses channels_last (the outputs are unchanged; a given
+    `model` is copied, never modified).
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class Predictor:
         *,
         model: Optional[nn.Module] = None,
         forward: Optional[Forward] = None,
+        network: Optional[Network] = None,
         device: str = "cpu",
         scales: Optional[Sequence[float]] = None,
         flip: Optional[bool] = None,
@@ -62,36 +67,31 @@ class Predictor:
         optimize: bool = True,
     ) -> None:
         self.config = resolve_config(config)
-        self.device = resolve_device(device)
-        if forward is None:
-            owned = model is None
-            if owned:
-                if checkpoint is None:
-                    raise CheckpointError("Predictor needs a checkpoint, a model or a forward function")
-                model = load_for_inference(self.config, checkpoint, device)
-            self.model = model.eval().to(self.device)
-            if optimize:
-                example = torch.zeros(1, 3, 65, 65, device=self.device)
-                self.model = prepare_for_inference(self.model, example, inplace=owned)
-            forward = model_forward(self.model, self.config.eval.output, precision)
-        else:
-            self.model = model
+        if network is None:
+            if forward is not None:
+                network = Network(forward, resolve_device(device), _source(checkpoint), model)
+            else:
+                spec = ModelSpec(self.config, checkpoint, model)
+                network = build_network(spec, "torch", device, precision, optimize=optimize)
+        self.network = network
+        self.device = network.device
+        self.model = network.model
         classes = dataset_classes(self.config.data)
         self.num_classes = classes.num_classes
         self.class_names = classes.class_names
         self.transform = build_val_transform(self.config)
         self.tta = TestTimeAugmentation.from_config(
-            forward,
+            network.forward,
             self.config,
-            classes.flip_pairs,
-            classes.num_classes,
             scales=scales,
             flip=flip,
             for_prediction=True,
+            source=network.source,
         )
-        self.tta.source = (
-            str(checkpoint) if checkpoint is not None else getattr(model, "weights_name", "the model")
-        )
+
+    def with_tta(self, scales: Optional[Sequence[float]] = None, flip: Optional[bool] = None) -> Predictor:
+        """A Predictor sharing this one's network, with other test scales / flip (None: the recipe's)."""
+        return Predictor(self.config, network=self.network, scales=scales, flip=flip)
 
     def _prepare(self, image: ImageInput, channel_order: str = "bgr") -> Dict[str, Any]:
         """The validation transform's sample of one input: a path, a PIL Image, or a uint8 (H, W, 3) array whose
@@ -151,7 +151,8 @@ class Predictor:
                 labels[index] = group_labels[position]
                 if group_logits is not None:
                     logits[index] = group_logits[position]
-        return labels, (logits if with_logits else None)
+        # every index was filled: each sample belongs to one group
+        return cast(List[np.ndarray], labels), (cast(List[np.ndarray], logits) if with_logits else None)
 
     def __call__(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
         """The (H, W) uint8 label map of one image at its original size.
@@ -163,4 +164,6 @@ class Predictor:
 
     def predict_logits(self, image: ImageInput, channel_order: str = "bgr") -> np.ndarray:
         """The (K, H, W) float32 logits of one image at its original size (inputs as for `__call__`)."""
-        return self.predict_batch([image], with_logits=True, channel_order=channel_order)[1][0]
+        logits = self.predict_batch([image], with_logits=True, channel_order=channel_order)[1]
+        assert logits is not None  # asked for
+        return logits[0]

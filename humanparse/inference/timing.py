@@ -71,7 +71,7 @@ def time_inference(
     `size` is a square input side; None takes the recipe's `model.input_size`.
     """
     from humanparse.configs import get_config
-    from humanparse.inference.tta import model_forward
+    from humanparse.inference.runtimes.torch_runtime import model_forward
     from humanparse.models.builder import build_model
     from humanparse.models.prepare import prepare_for_inference
 

@@ -22,55 +22,23 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from humanparse.data.geometry import check_affine_convention, inverse_warp_labels, inverse_warp_logits
+from humanparse.data.labels import dataset_classes, flip_permutation
 from humanparse.errors import ConfigError
+from humanparse.inference.runtimes.base import Forward
+from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, RESIZE_PROTOCOLS, check_choice, check_scales
 
-Forward = Callable[[torch.Tensor], torch.Tensor]
-"""images (N, 3, h, w) -> logits (N, K, h', w'); see `model_forward`."""
-
-RESIZE_PROTOCOLS = ("resize", "fashn_parser", "segformer_processor")  # logits resized straight to the photo
-PROTOCOLS = (*RESIZE_PROTOCOLS, "affine")
-PREDICT_SCRIPTS = ("evaluate", "simple_extractor")
+__all__ = ["PREDICT_SCRIPTS", "PROTOCOLS", "Forward", "TestTimeAugmentation"]
 _logger = logging.getLogger(__name__)
 MIN_INPUT_SIDE = (
     32  # px: a smaller scaled input leaves the stride-8/16 network a feature map of one or two cells
 )
-
-
-def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = "fp32") -> Forward:
-    """Wrap a humanparse model (which returns a dict) as a function returning the scored output's float32 logits.
-
-    `precision` "bf16"/"fp16" runs the network under autocast (bf16 on a CPU without native bf16 logs a warning
-    once, fp16 on a CPU is a ConfigError, see `humanparse.hardware`); images go in channels_last when the model's
-    weights are (see `humanparse.models.prepare.prepare_for_inference`).
-    """
-    from humanparse.hardware import check_precision, warn_if_slow_bf16
-    from humanparse.models.prepare import autocast, uses_channels_last
-
-    channels_last = uses_channels_last(model)
-
-    def forward(images: torch.Tensor) -> torch.Tensor:
-        check_precision(images.device, precision)
-        warn_if_slow_bf16(images.device, precision)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with autocast(images.device, precision):
-            outputs = model(images)
-        if isinstance(outputs, torch.Tensor):
-            return outputs.float()
-        if output not in outputs:
-            raise ConfigError(
-                f"eval.output={output!r} is not a model output; the model gives {sorted(outputs)}"
-            )
-        return outputs[output].float()
-
-    return forward
 
 
 def unflip_logits(logits: torch.Tensor, flip_permutation: Sequence[int]) -> torch.Tensor:
@@ -100,7 +68,7 @@ def resize_protocol_logits(
 ) -> torch.Tensor:
     """SSSegmentation's TTA: the (N, K, H, W) logits averaged over scales (and flip) at `original_size`."""
     count = images.shape[0]
-    total = None
+    total: Optional[torch.Tensor] = None
     passes = 0
     for scale in scales:
         scaled = images
@@ -117,6 +85,7 @@ def resize_protocol_logits(
             )
             total = resized if total is None else total + resized
             passes += 1
+    assert total is not None  # at least one scale (check_scales)
     return total / passes
 
 
@@ -129,7 +98,7 @@ def affine_protocol_logits(
     """The official multi-scale + flip evaluation: (N, K, h, w) logits at the affine input size (h, w)."""
     count, _, height, width = images.shape
     batch = _with_flipped(images, flip_permutation is not None)
-    total = None
+    total: Optional[torch.Tensor] = None
     for scale in scales:
         scaled = batch
         if scale != 1.0:
@@ -140,6 +109,7 @@ def affine_protocol_logits(
         merged = plain if flipped is None else (plain + flipped) * 0.5
         upsampled = F.interpolate(merged, size=(height, width), mode="bilinear", align_corners=True)
         total = upsampled if total is None else total + upsampled
+    assert total is not None  # at least one scale (check_scales)
     return total / len(scales)
 
 
@@ -161,16 +131,13 @@ class TestTimeAugmentation:
         truncate_center: bool = False,
         affine_convention: str = "size",
         warp_logits: bool = False,
+        source: str = "the network",
     ) -> None:
-        if protocol not in PROTOCOLS:
-            raise ConfigError(f"unknown eval.protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-        if not scales or any(not math.isfinite(scale) or scale <= 0 for scale in scales):
-            raise ConfigError(f"--scales (eval.scales) must be positive finite numbers, got {list(scales)}")
+        self.protocol = check_choice("eval.protocol", protocol, PROTOCOLS)
+        self.scales = list(check_scales(scales))
         self.forward = self._watch_finite(forward)
-        self.source = "the network"  # named in the non-finite warning: the checkpoint, where known
+        self.source = source  # named in the non-finite warning: the checkpoint, where known
         self.nonfinite = False  # whether the network has given NaN or inf logits
-        self.protocol = protocol
-        self.scales = [float(scale) for scale in scales]
         self.flip_permutation = list(flip_permutation) if flip_permutation is not None else None
         self.truncate_center = truncate_center
         self.affine_convention = check_affine_convention(affine_convention)
@@ -181,36 +148,35 @@ class TestTimeAugmentation:
         cls,
         forward: Forward,
         config,
-        flip_pairs: Sequence[Tuple[int, int]],
-        num_classes: int,
         *,
         scales: Optional[Sequence[float]] = None,
         flip: Optional[bool] = None,
         for_prediction: bool = False,
+        source: str = "the network",
     ) -> TestTimeAugmentation:
-        """The protocol of `config.eval`, with `scales` / `flip` overriding the config's when given.
+        """The protocol of `config.eval` around `forward`, with `scales` / `flip` overriding the config's when
+        given; the one place a TestTimeAugmentation is built from a recipe. `source` names the network in the
+        warning about non-finite logits.
 
         `for_prediction` applies `eval.predict_script` (SCHP's simple_extractor.py: float centre, labels from
         the warped-back logits); without it the evaluator's protocol is used.
         """
-        from humanparse.data.labels import flip_permutation
-
         evaluation = config.eval
-        if evaluation.predict_script not in PREDICT_SCRIPTS:
-            raise ConfigError(
-                f"unknown eval.predict_script {evaluation.predict_script!r}; "
-                f"choose from {', '.join(PREDICT_SCRIPTS)}"
-            )
+        check_choice("eval.predict_script", evaluation.predict_script, PREDICT_SCRIPTS)
+        classes = dataset_classes(config.data)
         extractor = for_prediction and evaluation.predict_script == "simple_extractor"
         use_flip = evaluation.flip if flip is None else flip
         return cls(
             forward,
             protocol=evaluation.protocol,
             scales=list(evaluation.scales if scales is None else scales),
-            flip_permutation=flip_permutation(num_classes, flip_pairs) if use_flip else None,
+            flip_permutation=(
+                flip_permutation(classes.num_classes, classes.flip_pairs) if use_flip else None
+            ),
             truncate_center=evaluation.truncate_center and not extractor,
             affine_convention=evaluation.affine_convention,
             warp_logits=extractor,
+            source=source,
         )
 
     @property
@@ -244,7 +210,10 @@ class TestTimeAugmentation:
                 f"(use scales >= {math.ceil(100 * MIN_INPUT_SIDE / min(height, width)) / 100:g})"
             )
 
-    def _network_logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> torch.Tensor:
+    def _network_logits(
+        self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]
+    ) -> Union[torch.Tensor, List[torch.Tensor]]:
+        """(N, K, h, w) logits, or one (K, H, W) tensor per image when their original sizes differ."""
         self._check_scaled_size(images)
         with torch.inference_mode():
             if self.protocol == "affine":
@@ -287,14 +256,17 @@ class TestTimeAugmentation:
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol in RESIZE_PROTOCOLS:
             return [item.cpu().numpy().astype(np.float32) for item in logits]
-        return [
-            inverse_warp_logits(
-                item.cpu().numpy(),
-                meta["center"],
-                meta["scale"],
-                meta["original_size"],
-                self.truncate_center,
-                convention=self.affine_convention,
+        return [  # a numpy array in, a numpy array out
+            cast(
+                np.ndarray,
+                inverse_warp_logits(
+                    item.cpu().numpy(),
+                    meta["center"],
+                    meta["scale"],
+                    meta["original_size"],
+                    self.truncate_center,
+                    convention=self.affine_convention,
+                ),
             )
             for item, meta in zip(logits, metas)
         ]

@@ -8,7 +8,7 @@ from torch import nn
 
 from humanparse.configs import Config, load_config
 from humanparse.errors import ConfigError
-from humanparse.models.checkpoint_io import load_imagenet_backbone
+from humanparse.models.conversions import load_imagenet_backbone
 from humanparse.registry import ARCHITECTURES
 
 

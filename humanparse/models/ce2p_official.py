@@ -20,7 +20,7 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.builder import require
-from humanparse.models.checkpoint_io import convert_official_keys
+from humanparse.models.conversions import convert_official_keys
 from humanparse.models.layers import EdgeModule, PSPModule, conv_norm_act, leaky_relu, upsample
 from humanparse.registry import register_arch
 

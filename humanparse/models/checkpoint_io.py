@@ -1,17 +1,17 @@
-"""The one checkpoint layout, its one writer and its one reader.
+"""The checkpoint file format: the one layout, its one writer, its one reader and format detection.
 
 A humanparse checkpoint is a plain dict that `torch.load(path, weights_only=True)` reads back:
 ``{"humanparse_version", "format": "humanparse", "model": state_dict (no `module.` prefix), "config": dict}``,
 plus, in training checkpoints, ``"optimizer", "epoch", "iteration", "rng", "history"[, "grad_scaler"]``.
 `checkpoint_dict` builds it, `atomic_torch_save` writes it, `read_checkpoint` reads any weights file, and
 `unwrap` finds the state dict inside a reference's layout too (SSSegmentation, SCHP, the official flat files).
+Mapping a state dict onto a network (key conversions, the load report) is `conversions`'.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -53,12 +53,13 @@ def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     return atomic_write(path, lambda stream: torch.save(obj, stream), error=CheckpointError)
 
 
-def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
+def read_checkpoint(path: PathLike, map_location: Any = "cpu", *, mmap: bool = False) -> Any:
     """`torch.load(weights_only=True)` with a CheckpointError naming the file for every failure.
 
     A file that needs code to unpickle is refused as not a weights file; torch's advice to retry with
-    `weights_only=False` is dropped on purpose, since that would run the code. A `.safetensors` file and a
-    Hugging Face model folder (`model.safetensors`, its shards, or `pytorch_model.bin`) give their state dict.
+    `weights_only=False` is dropped on purpose, since that would run the code. `mmap` maps the tensors instead
+    of reading them (to look at a few plain entries of a large file). A `.safetensors` file and a Hugging Face
+    model folder (`model.safetensors`, its shards, or `pytorch_model.bin`) give their state dict.
     """
     path = Path(path)
     if path.is_dir():
@@ -68,7 +69,7 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu") -> Any:
     if path.suffix == ".safetensors":
         return read_safetensors(path, map_location)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # unpickling errors come as several types
         raise CheckpointError(f"{path}: not a readable weights file ({_load_failure(error)})") from error
 
@@ -185,105 +186,3 @@ def abbreviate(keys: List[str]) -> str:
     """The first keys of a list, with a count of the rest."""
     shown = ", ".join(keys[:_LIST_LIMIT])
     return shown + (f", ... ({len(keys) - _LIST_LIMIT} more)" if len(keys) > _LIST_LIMIT else "")
-
-
-@dataclass
-class LoadReport:
-    """What a weights file held and how it fitted the model."""
-
-    path: str
-    format: str
-    converted: int
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    mismatched: List[str] = field(default_factory=list)
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when every model entry was loaded and nothing was left over."""
-        return not (self.missing or self.unexpected or self.mismatched)
-
-    def __str__(self) -> str:
-        lines = [f"weights: {self.path}", f"format: {self.format}", f"entries loaded: {self.converted}"]
-        for title, keys in (
-            ("missing", self.missing),
-            ("unexpected", self.unexpected),
-            ("shape mismatch", self.mismatched),
-        ):
-            if keys:
-                lines.append(f"{title} ({len(keys)}): {abbreviate(keys)}")
-        if self.message:
-            lines.append(self.message)
-        return "\n".join(lines)
-
-
-def compare_shapes(
-    expected: Mapping[str, Tuple[int, ...]], given: Mapping[str, Tuple[int, ...]]
-) -> Tuple[List[str], List[str], List[str]]:
-    """(missing, unexpected, mismatched) keys of `given` against `expected`, each a list of strings."""
-    missing = [key for key in expected if key not in given]
-    unexpected = [key for key in given if key not in expected]
-    mismatched = [
-        f"{key} {tuple(given[key])} vs model {tuple(expected[key])}"
-        for key in expected
-        if key in given and tuple(given[key]) != tuple(expected[key])
-    ]
-    return missing, unexpected, mismatched
-
-
-def shapes(state: Mapping[str, torch.Tensor]) -> Dict[str, Tuple[int, ...]]:
-    """key -> shape of a state dict."""
-    return {key: tuple(value.shape) for key, value in state.items()}
-
-
-def load_imagenet_backbone(backbone: nn.Module, path: PathLike) -> LoadReport:
-    """ImageNet weights into a ResNet: OpenMMLab V1c (`stem.N`, optionally under 'state_dict') or the deep-stem
-    `conv1/bn1` layout. `fc.*` is dropped; anything else missing or left over is a CheckpointError.
-
-    Old files without `num_batches_tracked` buffers are accepted (those buffers keep their zeros).
-    """
-    state, fmt = unwrap(read_checkpoint(path), str(path))
-    state = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    for prefix in ("backbone_net.", "backbone."):  # whole-model files keep their backbone keys under a prefix
-        if state and all(key.startswith(prefix) for key in state):
-            state = {key[len(prefix) :]: value for key, value in state.items()}
-    missing, unexpected, mismatched = compare_shapes(shapes(backbone.state_dict()), shapes(state))
-    missing = [key for key in missing if not key.endswith("num_batches_tracked")]
-    report = LoadReport(str(path), f"imagenet ({fmt})", 0, missing, unexpected, mismatched)
-    if not report.ok:
-        layout = "OpenMMLab V1c (stem.N)" if hasattr(backbone, "stem") else "deep stem (conv1/bn1)"
-        raise CheckpointError(f"{path} does not fit the {layout} backbone.\n{report}")
-    backbone.load_state_dict(state, strict=False)
-    report.converted = len(state)
-    return report
-
-
-# the deep-stem ResNet's flat top-level keys in the official CE2P/SCHP, CDGNet and CSENet checkpoints
-_FLAT_BACKBONE_PREFIXES = (
-    "conv1.",
-    "bn1.",
-    "conv2.",
-    "bn2.",
-    "conv3.",
-    "bn3.",
-    "layer1.",
-    "layer2.",
-    "layer3.",
-    "layer4.",
-)
-
-
-def convert_official_keys(state_dict: StateDict) -> StateDict:
-    """Official CE2P/CDGNet/CSENet keys to ours: drop ``module.``, put the flat stem/layerN keys under ``backbone.``.
-
-    Head keys are already ours (the heads keep the official attribute names); values are unchanged.
-    """
-    converted: StateDict = {}
-    for key, value in state_dict.items():
-        if key.startswith("module."):
-            key = key[len("module.") :]
-        if key.startswith(_FLAT_BACKBONE_PREFIXES):
-            key = "backbone." + key
-        converted[key] = value
-    return converted

@@ -16,7 +16,7 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.models.backbones.resnet import ResNet, scaled
 from humanparse.models.builder import require
-from humanparse.models.checkpoint_io import convert_official_keys
+from humanparse.models.conversions import convert_official_keys
 from humanparse.models.layers import conv_norm_act, flow_warp, leaky_relu, pcm, upsample
 from humanparse.registry import register_arch
 
@@ -349,7 +349,7 @@ def build(config: Config) -> CSENet:
     require(model, "output_stride", (16,))
     return CSENet(
         num_classes=model.num_classes,
-        input_size=tuple(model.input_size),
+        input_size=(model.input_size[0], model.input_size[1]),
         depth=model.backbone_depth,
         width=model.width,
         stage_blocks=model.stage_blocks,

@@ -24,14 +24,12 @@ from humanparse.models import zoo
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import (
     OWN_FORMAT,
-    LoadReport,
     StateDict,
-    compare_shapes,
     read_checkpoint,
     read_model_description,
-    shapes,
     unwrap,
 )
+from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import ARCHITECTURES
 
 Converter = Callable[[StateDict], StateDict]
@@ -58,9 +56,10 @@ def _convert(state: StateDict, fmt: str, converter: Optional[Converter]) -> Stat
 @functools.cache
 def _config_shapes(name: str) -> Tuple[str, Dict[str, Tuple[int, ...]]]:
     """(arch, key -> shape) of a named config's model, built on the meta device (no memory)."""
+    config = load_config(name)
     with torch.device("meta"):
-        model = build_model(name)
-    return model.config.model.arch, shapes(model.state_dict())
+        model = build_model(config)
+    return config.model.arch, shapes(model.state_dict())
 
 
 def suggest_configs(state: StateDict, fmt: str) -> List[str]:
@@ -160,14 +159,15 @@ def describe_network(config: Config, weights: Union[str, Path]) -> Config:
     return configure(config, described, str(path))
 
 
-def load_for_inference(
+def load_for_inference_with_report(
     config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
-) -> nn.Module:
-    """`config`'s network with `weights` loaded strictly, in eval mode on `device`.
+) -> Tuple[nn.Module, LoadReport]:
+    """`config`'s network with `weights` loaded strictly, in eval mode on `device`, and `load_weights`'s report.
 
     The weights replace every parameter, so the recipe's ImageNet file (`model.pretrained`, perhaps a path on
     the machine that trained it) is not read. A Hugging Face folder (or a .safetensors file beside its
-    config.json) sizes the network as its config.json says (`describe_network`). The model's `load_report` attribute is `load_weights`'s report, `weights_name` the weights as given.
+    config.json) sizes the network as its config.json says (`describe_network`); the model's `config` is then
+    the recipe with that network.
     """
     if not isinstance(config, Config):
         config = load_config(str(config))
@@ -175,9 +175,16 @@ def load_for_inference(
     config = describe_network(config, weights)
     notify_licence(config)  # non-commercial weights: their licence, once per process
     model = build_model(config)
-    model.load_report = load_weights(model, weights)
-    model.weights_name = str(weights)  # named by warnings about the network's outputs
+    report = load_weights(model, weights)
     try:
-        return model.eval().to(device)
+        return model.eval().to(device), report
     except (RuntimeError, AssertionError) as error:  # e.g. a CPU-only torch asked for CUDA
         raise ConfigError(f"cannot use device {device!r}: {str(error).splitlines()[0]}") from error
+
+
+def load_for_inference(
+    config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
+) -> nn.Module:
+    """`config`'s network with `weights` loaded strictly, in eval mode on `device` (see
+    `load_for_inference_with_report`)."""
+    return load_for_inference_with_report(config, weights, device)[0]

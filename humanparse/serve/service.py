@@ -10,17 +10,17 @@ from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_specs
-from humanparse.inference.prediction_io import png_bytes
 from humanparse.errors import ConfigError
+from humanparse.inference.masks import MaskSpec, compute_mask, mask_png, parse_mask_specs
+from humanparse.inference.prediction_io import png_bytes
 from humanparse.serve.uploads import UploadError
+from humanparse.values import ScaleLimits, parse_flag, parse_scales
 
 FORMATS = ("png", "json")
 PARAMETERS = ("format", "scales", "flip", "mask")
-MAX_SCALES = 6
-SCALE_RANGE = (0.25, 2.0)
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
+SCALE_LIMITS = ScaleLimits(max_count=6, low=0.25, high=2.0)
+"""A request's `scales`: stricter than the command line's "positive and finite", since every request shares the
+server's cores: at most 6 passes, each between a quarter and twice the recipe's input size."""
 _VARIANTS_KEPT = 16  # predictors for distinct (scales, flip) requests, least recently used dropped
 
 
@@ -38,20 +38,6 @@ class ParseOptions:
         return (self.scales, self.flip)
 
 
-def _scales(values: List[str]) -> Tuple[float, ...]:
-    texts = [part.strip() for value in values for part in value.split(",") if part.strip()]
-    try:
-        scales = tuple(float(text) for text in texts)
-    except ValueError as error:
-        raise UploadError(
-            422, f"scales must be numbers separated by commas, got {','.join(values)!r}"
-        ) from error
-    low, high = SCALE_RANGE
-    if not scales or len(scales) > MAX_SCALES or any(not low <= s <= high for s in scales):
-        raise UploadError(422, f"scales takes 1 to {MAX_SCALES} numbers in [{low}, {high}], got {scales}")
-    return scales
-
-
 def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str]) -> ParseOptions:
     """Options from the query string (and form fields); 422 for an unknown name or value."""
     values: Dict[str, List[str]] = {}
@@ -65,27 +51,15 @@ def parse_options(params: Sequence[Tuple[str, str]], class_names: Sequence[str])
     fmt = values.get("format", ["png"])[0].lower()
     if fmt not in FORMATS:
         raise UploadError(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    flip = None
-    if "flip" in values:
-        text = values["flip"][0].lower()
-        if text not in _TRUE + _FALSE:
-            raise UploadError(422, f"flip must be true or false, got {text!r}")
-        flip = text in _TRUE
-    scales = _scales(values["scales"]) if "scales" in values else None
     try:
+        flip = parse_flag(values["flip"][0], "flip") if "flip" in values else None
+        scales = parse_scales(values["scales"], "scales", SCALE_LIMITS) if "scales" in values else None
         masks = tuple(parse_mask_specs(values.get("mask", []), class_names))
     except ConfigError as error:
         raise UploadError(422, str(error)) from error
     if fmt == "png" and len(masks) > 1:
         raise UploadError(422, "format=png answers one mask; ask several with format=json")
     return ParseOptions(fmt, scales, flip, masks)
-
-
-def mask_png(mask: np.ndarray) -> bytes:
-    """A 0/255 uint8 mask as a grayscale PNG."""
-    from PIL import Image
-
-    return png_bytes(Image.fromarray(mask, mode="L"))
 
 
 class ParseService:
@@ -103,17 +77,12 @@ class ParseService:
 
     def predictor_for(self, key: Hashable):
         """The Predictor of (scales, flip); variants share the base predictor's network."""
-        from humanparse.inference.predictor import Predictor
-
         with self._lock:
             if key in self._variants:
                 self._variants.move_to_end(key)
                 return self._variants[key]
             scales, flip = key
-            base = self.predictor
-            variant = Predictor(
-                self.config, model=base.model, forward=base.tta.forward, scales=scales, flip=flip
-            )
+            variant = self.predictor.with_tta(scales=scales, flip=flip)
             self._variants[key] = variant
             while len(self._variants) > _VARIANTS_KEPT:
                 oldest = next(k for k in self._variants if k != (None, None))

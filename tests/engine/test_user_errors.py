@@ -24,11 +24,12 @@ from eval_fixtures import (
 from PIL import Image
 
 from humanparse.cli import main as cli_main
-from humanparse.inference.predictor import Predictor
 from humanparse.engine.report import ABSENT, class_iou_figure
-from humanparse.inference.tta import TestTimeAugmentation, model_forward
 from humanparse.errors import ConfigError, DataError
 from humanparse.hardware import resolve_device
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes.torch_runtime import model_forward
+from humanparse.inference.tta import TestTimeAugmentation
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +107,8 @@ def test_predict_and_test_on_cuda_without_cuda_are_one_line(
 
 
 def test_every_entry_point_shares_the_device_check(no_cuda, checkpoint):
-    from humanparse.inference.backends import create_predictor
     from humanparse.engine.distributed import init_distributed
+    from humanparse.inference.backends import create_predictor
     from humanparse.inference.timing import resolve_device as timing_resolve_device
 
     assert timing_resolve_device is resolve_device

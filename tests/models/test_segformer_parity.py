@@ -16,7 +16,7 @@ from humanparse.configs import get_config
 from humanparse.errors import CheckpointError
 from humanparse.models.checkpoint_io import read_checkpoint
 from humanparse.models.segformer import SegFormer, SegformerSpec, convert_checkpoint
-from humanparse.models.weights import load_for_inference, load_state
+from humanparse.models.weights import load_for_inference, load_for_inference_with_report, load_state
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "segformer"
 TINY = FIXTURES / "tiny_hf"
@@ -64,8 +64,8 @@ def test_the_weight_generator_names_keys_as_save_pretrained_does():
 
 
 def test_a_save_pretrained_folder_loads_through_the_one_loader():
-    model = load_for_inference(get_config("fashn_segformer_b4"), TINY)
-    assert model.load_report.ok and model.load_report.format == "huggingface"
+    model, report = load_for_inference_with_report(get_config("fashn_segformer_b4"), TINY)
+    assert report.ok and report.format == "huggingface"
     options = model.config.model.arch_options  # config.json decided the architecture, not the recipe's B4
     assert options["hidden_sizes"] == [16, 32, 48, 64] and options["depths"] == [1, 2, 1, 1]
     reference = SegFormer(SegformerSpec.from_options(options), 18).eval()

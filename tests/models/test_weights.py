@@ -10,7 +10,8 @@ import humanparse
 from humanparse.cli import main as cli_main
 from humanparse.errors import CheckpointError
 from humanparse.models.backbones.resnet import ResNet
-from humanparse.models.checkpoint_io import OWN_FORMAT_KEY, load_imagenet_backbone
+from humanparse.models.checkpoint_io import OWN_FORMAT_KEY
+from humanparse.models.conversions import load_imagenet_backbone
 from humanparse.models.weights import load_weights
 
 TINY = "ce2p_tiny_synthetic"

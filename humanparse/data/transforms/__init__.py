@@ -23,6 +23,7 @@ from humanparse.data.transforms.test_time import (
     ResizeValTransform,
 )
 from humanparse.errors import ConfigError
+from humanparse.values import PIPELINES, PROTOCOLS, check_choice
 
 __all__ = [
     "MIXUP_KEY",
@@ -35,15 +36,11 @@ __all__ = [
 
 TrainTransform = Callable[[np.ndarray, np.ndarray, np.random.Generator], Dict[str, Any]]
 ValTransform = Callable[..., Dict[str, Any]]
-PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")
-PROTOCOLS = ("resize", "affine", *FIXED_RESIZE_PROTOCOLS)
 
 
 def build_train_transform(config) -> TrainTransform:
     """The train augmentation `config.data.pipeline` names, with the dataset's classes and flip pairs."""
-    pipeline = config.data.pipeline
-    if pipeline not in PIPELINES:
-        raise ConfigError(f"unknown data.pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    pipeline = check_choice("data.pipeline", config.data.pipeline, PIPELINES)
     classes = dataset_classes(config.data)
     if pipeline == "affine":
         return AffineTrainTransform(config.data, classes.num_classes, classes.flip_pairs)
@@ -58,17 +55,16 @@ def build_val_transform(config) -> ValTransform:
     """The validation transform of `config.eval.protocol` (`resize`, `affine`, `fashn_parser`,
     `segformer_processor`)."""
     evaluation = config.eval
+    check_choice("eval.protocol", evaluation.protocol, PROTOCOLS)
     if evaluation.protocol in FIXED_RESIZE_PROTOCOLS:
         return FixedResizeValTransform(evaluation.input_size, evaluation.protocol, config.data.normalization)
     if evaluation.protocol == "affine":
         return AffineValTransform(
             evaluation.input_size, config.data.normalization, evaluation.affine_convention
         )
-    if evaluation.protocol == "resize":
-        return ResizeValTransform(
-            evaluation.input_size,
-            evaluation.keep_ratio,
-            evaluation.keep_ratio_size,
-            config.data.normalization,
-        )
-    raise ConfigError(f"unknown eval.protocol {evaluation.protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    return ResizeValTransform(
+        evaluation.input_size,
+        evaluation.keep_ratio,
+        evaluation.keep_ratio_size,
+        config.data.normalization,
+    )

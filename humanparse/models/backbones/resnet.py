@@ -68,6 +68,12 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """Dilated ResNet returning the four stage outputs (1/4, 1/8, and 1/8 or 1/16 twice)."""
 
+    # set with setattr in __init__ (their names are the references' state-dict keys)
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(
         self,
         depth: int = 101,

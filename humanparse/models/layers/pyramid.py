@@ -75,19 +75,20 @@ class PyramidConv2d(nn.Conv2d):
             raise ValueError(f"no part has the output size {size}")
         images = full[0] if len(full) == 1 else torch.cat(full, 1)
         weight = full_weights[0] if len(full_weights) == 1 else torch.cat(full_weights, 1)
-        out = self.full_resolution_conv(images, weight, self.bias, self.padding, self.dilation)
+        # nn.Conv2d types padding as str | tuple; ours is always the numeric pair (set in __init__)
+        out = self.full_resolution_conv(images, weight, self.bias, self.padding, self.dilation)  # type: ignore[arg-type]
         return out if low is None else out + low
 
     def _shifted_matrix(self, in_size: int, out_size: int, axis: int, like: torch.Tensor) -> torch.Tensor:
         """(out, k, in): the resize matrix with each kernel tap's offset applied (zero rows past the border)."""
         matrix = interpolation_matrix(in_size, out_size, self.align_corners, like.dtype, like.device)
         pad, step = self.padding[axis], self.dilation[axis]
-        padded = F.pad(matrix, (0, 0, pad, pad))
+        padded = F.pad(matrix, (0, 0, pad, pad))  # type: ignore[arg-type]  # numeric padding, as above
         taps = [padded[j * step : j * step + out_size] for j in range(self.kernel_size[axis])]
         return torch.stack(taps, dim=1)
 
     def _low_resolution_term(
-        self, part: torch.Tensor, weight: torch.Tensor, size: Tuple[int, int]
+        self, part: torch.Tensor, weight: torch.Tensor, size: Tuple[int, ...]
     ) -> torch.Tensor:
         n, channels, h, w = part.shape
         out_channels, _, kh, kw = weight.shape

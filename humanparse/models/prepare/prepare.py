@@ -73,6 +73,8 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor) -> int:
 
 
 def _fold_into(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    # find_conv_bn_pairs keeps only norms with running statistics
+    assert norm.running_mean is not None and norm.running_var is not None
     with torch.no_grad():
         conv.weight, conv.bias = fuse_conv_bn_weights(
             conv.weight,
@@ -109,7 +111,7 @@ def prepare_for_inference(
     if winograd:
         use_winograd(prepared)
     if channels_last:
-        prepared = prepared.to(memory_format=torch.channels_last)
+        prepared = prepared.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs omit it
     for parameter in prepared.parameters():
         parameter.requires_grad_(False)
     return prepared

@@ -79,7 +79,8 @@ class WinogradConv2d(nn.Conv2d):
     """Conv2d whose inference runs NNPACK's Winograd kernels (see `conv2d_same`); set by `use_winograd`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return winograd_conv2d(x, self.weight, self.bias, self.padding, self.dilation)
+        # nn.Conv2d types padding as str | tuple; `use_winograd` converts only numeric 3x3 convolutions
+        return winograd_conv2d(x, self.weight, self.bias, self.padding, self.dilation)  # type: ignore[arg-type]
 
 
 def use_winograd(model: nn.Module) -> int:

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from humanparse.configs import get_config
-from humanparse.errors import ConfigError
 from humanparse.deploy.export import MatrixAdaptiveAvgPool2d, export_onnx, exportable_copy, verify_onnx
+from humanparse.errors import ConfigError
 from humanparse.models.builder import build_model
 
 SMALL = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]

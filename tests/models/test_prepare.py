@@ -8,6 +8,7 @@ from torch import nn
 
 from humanparse.configs import get_config
 from humanparse.models.builder import build_model
+from humanparse.models.layers import PyramidConv2d
 from humanparse.models.prepare import (
     WinogradConv2d,
     autocast,
@@ -20,7 +21,6 @@ from humanparse.models.prepare import (
     winograd_available,
     winograd_conv2d,
 )
-from humanparse.models.layers import PyramidConv2d
 
 TINY = ["model.width=0.125", "model.stage_blocks=[1,1,1,1]"]
 

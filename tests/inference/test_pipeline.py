@@ -21,10 +21,10 @@ from PIL import Image
 
 from humanparse.cli import main as cli_main
 from humanparse.data.labels import get_label_set
+from humanparse.errors import ConfigError
 from humanparse.inference.masks import compute_mask, parse_mask_spec
 from humanparse.inference.pipeline import OutputSpec, my_blocks, run_pipeline
 from humanparse.inference.prediction_io import PhotoItem, load_label_map
-from humanparse.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 NESTED = {
@@ -222,8 +222,7 @@ def test_masks_label_map_and_logits_layouts_on_known_labels(nested, tmp_path):
     spec = OutputSpec(
         class_names=LIP,
         masks=tuple(
-            (mask.name, mask.classes)
-            for mask in map(
+            map(
                 partial(parse_mask_spec, class_names=LIP),
                 ("upper=upper_clothes,coat", "person=foreground", "arms=arms"),
             )

@@ -136,8 +136,8 @@ def test_fp32_files_on_each_runtime_match_torch(backend, setup):
     if backend == "openvino":
         pytest.importorskip("openvino")
     from humanparse.data.datasets import build_dataset
-    from humanparse.inference.backends import create_predictor, runtime_forward
     from humanparse.engine.evaluator import evaluate
+    from humanparse.inference.backends import create_predictor, runtime_forward
     from humanparse.inference.predictor import Predictor
 
     photos = setup["data"] / "val_images"

@@ -12,10 +12,10 @@ from eval_fixtures import AFFINE_RECIPE, RESIZE_RECIPE, tiny_config, tiny_model
 from humanparse.data.geometry import get_affine_transform, image_center_scale
 from humanparse.data.labels import get_label_set
 from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes.torch_runtime import model_forward
 from humanparse.inference.tta import (
     TestTimeAugmentation,
     affine_protocol_logits,
-    model_forward,
     resize_protocol_logits,
     unflip_logits,
 )
@@ -80,7 +80,7 @@ def test_affine_tta_batches_flip_and_uses_floor_scaled_sizes(affine_model):
         seen.append(tuple(images.shape))
         return model(images)["seg"]
 
-    tta = TestTimeAugmentation.from_config(forward, config, LIP.flip_pairs, 20)
+    tta = TestTimeAugmentation.from_config(forward, config)
     assert tta.protocol == "affine" and tta.scales == [0.75, 1.0, 1.25] and tta.flip
     logits = tta.logits(
         torch.zeros(1, 3, 64, 64), [{"original_size": (50, 37), "center": [18, 24.5], "scale": [49, 49]}]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from humanparse.data.labels import get_label_set
-from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
 from humanparse.errors import ConfigError
+from humanparse.inference.masks import MaskSpec, compute_mask, parse_mask_spec, parse_mask_specs
 
 LIP = get_label_set("lip").classes
 
@@ -51,3 +51,17 @@ def test_mask_is_255_on_the_classes_and_0_elsewhere():
     assert mask.dtype == np.uint8
     np.testing.assert_array_equal(mask, [[0, 255, 255], [0, 255, 0]])
     np.testing.assert_array_equal(compute_mask(labels, ()), np.zeros_like(labels))
+
+
+def test_predict_and_serve_encode_a_mask_the_same_way(tmp_path):
+    """One encoding: the mask PNG `predict` writes is the bytes the server answers."""
+    from pathlib import Path
+
+    from humanparse.inference.masks import mask_png
+    from humanparse.inference.pipeline import OutputSpec
+    from humanparse.inference.prediction_io import PhotoItem
+
+    labels = np.array([[0, 2, 13], [5, 2, 0]], dtype=np.uint8)
+    spec = OutputSpec(class_names=tuple(LIP), masks=(parse_mask_spec("m=hair,face", LIP),))
+    spec.write(tmp_path, PhotoItem(Path("x.jpg"), "x"), labels)
+    assert (tmp_path / "x_m.png").read_bytes() == mask_png(compute_mask(labels, (2, 13)))

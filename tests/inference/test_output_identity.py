@@ -1,0 +1,31 @@
+"""predict, test, serve and quantize give the bytes the code before the inference-layer refactor gave.
+
+The digests in tests/fixtures/identity/outputs.json were recorded from commit 2b87a68 with `identity_run.py`
+(masks: their pixels, since masks are now encoded as the label maps are). Floating-point results depend on the
+CPU's instruction set and the library versions, so the digests hold for the machine that recorded them (the
+project's CI machine); on another, re-record them from 2b87a68 before reading a failure as a regression.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("onnxruntime")
+
+from identity_run import outputs  # noqa: E402
+
+from humanparse.inference.backends import create_predictor  # noqa: E402
+
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "identity" / "outputs.json"
+
+
+def test_outputs_are_those_of_the_code_before_the_refactor(tmp_path):
+    expected = json.loads(RECORDED.read_text())
+    produced = outputs(tmp_path, lambda config, weights: create_predictor(config, weights))
+    assert sorted(produced) == sorted(expected)
+    changed = [name for name in expected if produced[name] != expected[name]]
+    assert changed == []

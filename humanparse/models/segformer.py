@@ -238,7 +238,7 @@ class MixTransformer(nn.Module):
         features = []
         for embed, blocks, norm in zip(self.patch_embeds, self.blocks, self.norms):
             tokens, height, width = embed(x)
-            for block in blocks:
+            for block in blocks:  # type: ignore[attr-defined]  # an nn.ModuleList (zip types it as Module)
                 tokens = block(tokens, height, width)
             x = tokens_to_map(norm(tokens), height, width).contiguous()
             features.append(x)

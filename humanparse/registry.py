@@ -74,11 +74,14 @@ class Registry(Generic[T]):
 
 @dataclass(frozen=True)
 class Architecture:
-    """A network family: `build(config) -> nn.Module` and the converter of its reference checkpoints."""
+    """A network family: `build(config) -> nn.Module`, the converter of its reference checkpoints and, for
+    checkpoints that describe their network (a Hugging Face folder's config.json), `configure(config, described,
+    path) -> config`, which sizes the recipe's network as the file says."""
 
     name: str
     build: Callable[[Any], Any]
     converter: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
+    configure: Optional[Callable[[Any, Dict[str, Any], str], Any]] = None
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", "humanparse.models")
@@ -88,11 +91,13 @@ RECIPES: Registry[Callable[[], Any]] = Registry(
 LOSSES: Registry[Callable[[Any], Any]] = Registry("loss", "humanparse.losses")
 
 
-def register_arch(name: str, *, converter: Optional[Callable] = None) -> Callable:
+def register_arch(
+    name: str, *, converter: Optional[Callable] = None, configure: Optional[Callable] = None
+) -> Callable:
     """Decorator of a network module's `build(config)`: `ModelConfig.arch == name` builds with it."""
 
     def decorate(build: Callable) -> Callable:
-        ARCHITECTURES.add(name, Architecture(name, build, converter))
+        ARCHITECTURES.add(name, Architecture(name, build, converter, configure))
         return build
 
     return decorate

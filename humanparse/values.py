@@ -12,8 +12,11 @@ from typing import Iterable, Optional, Sequence, Tuple
 
 from humanparse.errors import ConfigError
 
-PROTOCOLS = ("resize", "affine")
-"""`eval.protocol`: SSSegmentation's resize, or the official CE2P/SCHP letterbox with the inverse warp."""
+RESIZE_PROTOCOLS = ("resize", "fashn_parser", "segformer_processor")
+"""The protocols whose logits are resized straight to the photo: SSSegmentation's resize, and the SegFormer
+references' fixed resizes (FashnHumanParser.predict's cv2.INTER_AREA, SegformerImageProcessor's PIL bilinear)."""
+PROTOCOLS = ("resize", "affine", "fashn_parser", "segformer_processor")
+"""`eval.protocol`: the resize protocols, or the official CE2P/SCHP letterbox with the inverse warp."""
 PREDICT_SCRIPTS = ("evaluate", "simple_extractor")
 """`eval.predict_script`: which reference script `predict` reproduces."""
 PIPELINES = ("sssegmentation", "sssegmentation_voc", "affine")

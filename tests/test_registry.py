@@ -14,13 +14,13 @@ from humanparse.registry import ARCHITECTURES, LOSSES, RECIPES, Registry
 
 
 def test_every_recipe_names_a_registered_architecture_and_loss():
-    assert len(list_configs()) == 23
+    assert len(list_configs()) == 25
     for name in list_configs():
         config = get_config(name)
         assert config.name == name
         assert config.model.arch in ARCHITECTURES
         assert config.train.loss in LOSSES
-    assert set(ARCHITECTURES.names()) == {"ce2p", "ce2p_official", "cdgnet", "csenet"}
+    assert set(ARCHITECTURES.names()) == {"ce2p", "ce2p_official", "cdgnet", "csenet", "segformer"}
     assert ARCHITECTURES.get("csenet").converter is not None
 
 
@@ -29,7 +29,7 @@ def test_unknown_names_list_what_exists():
         ConfigError, match=r"unknown config 'csenet_resnet50_lip'; did you mean csenet_resnet101_lip"
     ):
         get_config("csenet_resnet50_lip")
-    with pytest.raises(ConfigError, match="unknown loss 'focal'; known: cdg, ce2p"):
+    with pytest.raises(ConfigError, match="unknown loss 'focal'; known: cdg, ce, ce2p"):
         LOSSES.get("focal")
     config = get_config("ce2p_tiny_synthetic").override(["model.arch=unet"])
     with pytest.raises(ConfigError, match="unknown architecture 'unet'"):

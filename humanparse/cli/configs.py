@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import get_config, list_configs
+    from humanparse.configs.licences import weights_licence
     from humanparse.errors import ConfigError
 
     if args.action == "show":
@@ -32,10 +33,16 @@ def run(args: argparse.Namespace) -> int:
         config = get_config(name)
         miou = config.published.get("miou")
         rows.append(
-            (name, f"{miou:.2f}" if miou else "-", config.published.get("protocol", ""), config.description)
+            (
+                name,
+                f"{miou:.2f}" if miou else "-",
+                config.published.get("protocol", ""),
+                weights_licence(config),
+            )
         )
     width = max(len(r[0]) for r in rows)
-    print(f"{'config':<{width}}  {'mIoU':>6}  protocol")
-    for name, miou, protocol, _ in rows:
-        print(f"{name:<{width}}  {miou:>6}  {protocol}")
+    protocol_width = max(len(r[2]) for r in rows)
+    print(f"{'config':<{width}}  {'mIoU':>6}  {'protocol':<{protocol_width}}  weights licence")
+    for name, miou, protocol, licence in rows:
+        print(f"{name:<{width}}  {miou:>6}  {protocol:<{protocol_width}}  {licence}")
     return 0

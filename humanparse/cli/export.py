@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if min(input_size) < 32:
         raise ConfigError(f"--input-size must be at least 32x32, got {input_size[0]}x{input_size[1]}")
     model = load_for_inference(config, args.checkpoint)
+    config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
     try:
         path, errors = export_onnx_checked(
             model,

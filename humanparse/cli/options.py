@@ -167,7 +167,9 @@ def looks_like_input(path: Optional[str]) -> bool:
     if path is None:
         return False
     as_path = Path(path)
-    if as_path.is_dir() or as_path.suffix.lower() in IMAGE_EXTENSIONS:
+    if as_path.is_dir():
+        return not (as_path / "config.json").is_file()  # a Hugging Face model folder is weights
+    if as_path.suffix.lower() in IMAGE_EXTENSIONS:
         return True
     return glob.has_magic(path) and not as_path.is_file()
 

@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "decoded (default 40e6, as serve)",
     )
     parser.add_argument(
-        "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: from the dataset)"
+        "--palette", choices=["lip", "voc", "fashn"], help="colours of the PNGs (default: from the dataset)"
     )
     parser.add_argument(
         "--mask",

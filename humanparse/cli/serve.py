@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=30.0, help="seconds a request may wait for its answer (default 30)"
     )
     parser.add_argument(
-        "--palette", choices=["lip", "voc"], help="colours of the PNGs (default: the dataset's)"
+        "--palette", choices=["lip", "voc", "fashn"], help="colours of the PNGs (default: the dataset's)"
     )
     parser.add_argument(
         "--api-key", help="require `Authorization: Bearer KEY` on /v1/* (or set HUMANPARSE_API_KEY)"

@@ -44,7 +44,7 @@ class _Section:
 class ModelConfig(_Section):
     """Which network to build and how big it is."""
 
-    arch: str  # "ce2p" (SSSegmentation layout) | "ce2p_official" (CE2P/SCHP layout) | "cdgnet" | "csenet"
+    arch: str  # "ce2p" (SSSegmentation layout) | "ce2p_official" (CE2P/SCHP layout) | "cdgnet" | "csenet" | "segformer"
     num_classes: int
     backbone_depth: int = 101  # 50 | 101
     backbone_stem: str = "v1c"  # "v1c": 32-32-64 stem (OpenMMLab) | "deep": 64-64-128 stem (official code)
@@ -58,6 +58,9 @@ class ModelConfig(_Section):
     width: float = 1.0  # multiplies every backbone and head channel count
     stage_blocks: Optional[Tuple[int, int, int, int]] = None  # overrides the ResNet block counts
     sync_bn: bool = True  # SyncBatchNorm under DDP, BatchNorm otherwise
+    # the network's own sizes where a family has more than a ResNet depth (SegFormer: a MiT `variant` and/or
+    # transformers SegformerConfig keys: depths, hidden_sizes, decoder_hidden_size, ...)
+    arch_options: Dict[str, Any] = field(default_factory=dict)
 
     SECTION: ClassVar[str] = "model"
     RULES: ClassVar[Rules] = {
@@ -129,11 +132,18 @@ class TrainConfig(_Section):
     epochs: int = 150
     batch_size: int = 32  # total over all processes; each process takes batch_size // world_size
     lr: float = 0.01
-    momentum: float = 0.9
+    momentum: float = 0.9  # sgd
     weight_decay: float = 5e-4
     poly_power: float = 0.9
     min_lr: float = 0.0  # poly floor (SSSegmentation: 0.01 * lr)
-    loss: str = "ce2p"  # "ce2p" | "cdg" (CE + Lovasz + edge + class distribution)
+    # "sgd": one group (CE2P, SCHP, CDGNet, CSENet) | "adamw": parameter groups (SegFormer), see engine/optim.py
+    optimizer: str = "sgd"
+    betas: Tuple[float, float] = (0.9, 0.999)  # adamw
+    head_lr_mult: float = 1.0  # adamw: lr multiplier of the parameters outside the backbone (mmseg 'head')
+    no_decay_norms: bool = False  # adamw: no weight decay on norm layers and depth-wise positional convs
+    warmup_iterations: int = 0  # linear warm-up before the poly schedule
+    warmup_ratio: float = 1e-6  # the warm-up's first lr, as a fraction of lr (mmengine LinearLR start_factor)
+    loss: str = "ce2p"  # "ce2p" | "cdg" (CE + Lovasz + edge + class distribution) | "ce" (SegFormer)
     edge_loss_normalized: bool = True  # False: SSSegmentation's VOC variant
     align_corners: bool = False  # how logits are upsampled to the label size in the loss
     mixup_prob: float = 0.0  # CSENet: 0.3
@@ -152,6 +162,10 @@ class TrainConfig(_Section):
         "weight_decay": at_least(0),
         "poly_power": at_least(0),
         "min_lr": at_least(0),
+        "betas": between(0, 1, include_high=False),
+        "head_lr_mult": above(0),
+        "warmup_iterations": at_least(0),
+        "warmup_ratio": between(0, 1),
         "mixup_prob": between(0, 1),
         "mixup_lambda": between(0, 1),
         "eval_interval": at_least(0),  # 0: the last epoch only

@@ -183,7 +183,7 @@ def locate_split(layout: str, root: str, split: str, data=None) -> SplitFiles:
     if not root_path.is_dir():
         raise DataError(f"dataset root not found (or not a folder): {root_path}")
     resolver = _RESOLVERS[layout]
-    return resolver(root_path, split, data) if layout == "folder" else resolver(root_path, split)
+    return resolver(root_path, split, data) if layout in _FOLDER_LAYOUTS else resolver(root_path, split)
 
 
 def duplicate_ids(ids: Sequence[str]) -> List[str]:
@@ -363,4 +363,6 @@ _RESOLVERS: Dict[str, Callable] = {
     "voc": _resolve_voc,
     "pascal_person_part": _resolve_ppp,
     "folder": _resolve_folder,
+    "fashn": _resolve_folder,  # FASHN's classes have no public dataset: your own data in the folder layout
 }
+_FOLDER_LAYOUTS = ("folder", "fashn")

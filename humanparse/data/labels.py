@@ -54,6 +54,18 @@ _ATR_CLASSES = (
     "right_shoe", "face", "left_leg", "right_leg", "left_arm", "right_arm", "bag", "scarf",
 )  # fmt: skip
 
+# FASHN's human parser (fashn_human_parser.labels 0.1.1): made for try-on, no left/right classes
+_FASHN_CLASSES = (
+    "background", "face", "hair", "top", "dress", "skirt", "pants", "belt", "bag", "hat", "scarf", "glasses",
+    "arms", "hands", "legs", "feet", "torso", "jewelry",
+)  # fmt: skip
+FASHN_TRYON_GROUPS: Dict[str, Tuple[str, ...]] = {
+    # what FASHN's try-on replaces per garment category, and the labels it keeps (fashn_human_parser.labels)
+    "upper": ("top", "dress", "scarf"),
+    "lower": ("skirt", "pants", "belt"),
+    "identity": ("face", "hair", "jewelry", "bag", "glasses", "hat"),
+}
+
 _VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
@@ -64,6 +76,7 @@ LABEL_SETS: Dict[str, LabelSet] = {
     "cihp": LabelSet("cihp", _LIP_CLASSES[:10] + ("torso_skin",) + _LIP_CLASSES[11:], _HUMAN_PAIRS_20),
     "atr": LabelSet("atr", _ATR_CLASSES, ((9, 10), (12, 13), (14, 15))),
     "voc": LabelSet("voc", _VOC_CLASSES),
+    "fashn": LabelSet("fashn", _FASHN_CLASSES),
     "pascal_person_part": LabelSet(
         "pascal_person_part",
         ("background", "head", "torso", "upper_arms", "lower_arms", "upper_legs", "lower_legs"),
@@ -72,7 +85,7 @@ LABEL_SETS: Dict[str, LabelSet] = {
 
 
 def get_label_set(name: str) -> LabelSet:
-    """Return the label set of a dataset (`lip`, `cihp`, `atr`, `voc`, `pascal_person_part`)."""
+    """Return the label set of a dataset (`lip`, `cihp`, `atr`, `voc`, `pascal_person_part`, `fashn`)."""
     key = name.lower().replace("-", "_")
     if key in ("ppp", "pascal"):
         key = "pascal_person_part"
@@ -111,18 +124,34 @@ def lip_palette(num_colors: int = 256) -> np.ndarray:
     return palette
 
 
-PALETTES = {"lip": lip_palette, "voc": voc_palette}
+# Our colours for FASHN's 18 classes (the package ships none): garments saturated, skin parts in skin tones.
+_FASHN_PALETTE = (
+    (0, 0, 0), (255, 200, 160), (90, 50, 20), (220, 40, 40), (200, 60, 200), (250, 150, 30), (40, 80, 220),
+    (120, 120, 0), (0, 160, 160), (255, 240, 60), (60, 200, 90), (30, 30, 120), (230, 160, 120),
+    (200, 130, 100), (180, 110, 80), (110, 60, 40), (250, 180, 140), (255, 255, 255),
+)  # fmt: skip
+
+
+def fashn_palette(num_colors: int = 256) -> np.ndarray:
+    """Colours of FASHN's 18 classes, the VOC map beyond them; uint8 (num_colors, 3) RGB."""
+    palette = voc_palette(num_colors)
+    count = min(num_colors, len(_FASHN_PALETTE))
+    palette[:count] = np.asarray(_FASHN_PALETTE[:count], dtype=np.uint8)
+    return palette
+
+
+PALETTES = {"lip": lip_palette, "voc": voc_palette, "fashn": fashn_palette}
 
 
 def get_palette(name: str = "lip", num_colors: int = 256) -> np.ndarray:
-    """Palette by name (`lip`, the default for human parsing, or `voc`), uint8 (num_colors, 3) RGB."""
+    """Palette by name (`lip`, the default for human parsing, `voc`, or `fashn`), uint8 (num_colors, 3) RGB."""
     if name not in PALETTES:
         raise KeyError(f"unknown palette {name!r}; choose from {', '.join(PALETTES)}")
     return PALETTES[name](num_colors)
 
 
 # ------------------------------------------------------------------------------- the classes a config names
-LAYOUTS = ("lip", "cihp", "atr", "voc", "pascal_person_part", "folder")
+LAYOUTS = ("lip", "cihp", "atr", "voc", "pascal_person_part", "fashn", "folder")
 _ALIASES = {"synthetic": "lip", "ppp": "pascal_person_part", "pascal": "pascal_person_part"}
 
 
@@ -166,8 +195,11 @@ def class_info(layout: str, data) -> ClassInfo:
 
 def default_palette(dataset: str) -> str:
     """The palette a dataset's label PNGs use by default: `voc` for PASCAL VOC and Pascal-Person-Part (SCHP's),
-    `lip` otherwise."""
-    return "voc" if canonical_layout(dataset) in ("voc", "pascal_person_part") else "lip"
+    `fashn` for FASHN's classes, `lip` otherwise."""
+    layout = canonical_layout(dataset)
+    if layout == "fashn":
+        return "fashn"
+    return "voc" if layout in ("voc", "pascal_person_part") else "lip"
 
 
 def check_model_classes(config) -> None:

@@ -211,15 +211,24 @@ def quantize_openvino(
 
     model = openvino.convert_model(str(fp32_onnx))
     kept = sorted(set(openvino_classifier_nodes(model)) | set(keep_float))
+    if config.model.arch == "segformer":
+        # a transformer: NNCF's transformer scheme (SmoothQuant, float softmax/LayerNorm), its MatMuls in int8
+        options = {"model_type": nncf.ModelType.TRANSFORMER}
+        ignored = nncf.IgnoredScope(names=kept, validate=False)
+        details = {"quantizer": "nncf preset MIXED, model_type TRANSFORMER", "kept_float": kept}
+    else:
+        options = {}
+        # the CPU plugin cannot compile quantized pyramid-pooling MatMuls (dnnl_postops_composer scale check)
+        ignored = nncf.IgnoredScope(names=kept, types=["MatMul"], validate=False)
+        details = {"quantizer": "nncf preset MIXED", "kept_float": kept + ["MatMul"]}
     quantized = nncf.quantize(
         model,
         nncf.Dataset(list(inputs)),
         preset=nncf.QuantizationPreset.MIXED,
         subset_size=len(inputs),
-        # the CPU plugin cannot compile quantized pyramid-pooling MatMuls (dnnl_postops_composer scale check)
-        ignored_scope=nncf.IgnoredScope(names=kept, types=["MatMul"], validate=False),
+        ignored_scope=ignored,
+        **options,
     )
-    details = {"quantizer": "nncf preset MIXED", "kept_float": kept + ["MatMul"]}
     add_openvino_metadata(
         quantized, config, {"humanparse.precision": "int8", "humanparse.quantization": details}
     )
@@ -352,6 +361,7 @@ def quantize(
     calibration, held_out = split_photos(readable, num_images)
     val_dataset = _validation_dataset(config, val_root) if val_root is not None else None
     model = load_for_inference(config, checkpoint)
+    config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
     details = quantize_model(config, model, calibration, out, backend, dynamic)
     report = QuantizeReport(
         out, backend, len(calibration), len(held_out), float("nan"), details, skipped=skipped

@@ -1,4 +1,5 @@
-"""The training loop: SGD with a per-iteration poly schedule, DDP, AMP, the recipe's batch augmentation,
+"""The training loop: the recipe's optimizer (SGD, or AdamW with parameter groups) with a per-iteration
+warm-up + poly schedule (engine/optim.py), DDP, AMP, the recipe's batch augmentation,
 checkpoints, logs and plots. It reads top to bottom: `Trainer.fit` -> `setup` -> `train_one_epoch` ->
 `evaluate` -> `save`.
 
@@ -26,6 +27,7 @@ from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_
 from humanparse.engine import checkpoint as ckpt
 from humanparse.engine import distributed as dist_utils
 from humanparse.engine import evaluator
+from humanparse.engine.optim import build_optimizer, lr_at, poly_lr, set_lr
 from humanparse.engine.resume import (
     RESUMABLE_CHANGES,
     batch_augmentation_state,
@@ -53,13 +55,6 @@ __all__ = ["RESUMABLE_CHANGES", "Trainer", "TrainingDiverged", "check_resumable"
 
 class TrainingDiverged(HumanParseError):
     """The loss or the weights became NaN or infinite; the run stops and keeps its last good checkpoint."""
-
-
-def poly_lr(
-    base_lr: float, iteration: int, max_iterations: int, power: float = 0.9, min_lr: float = 0.0
-) -> float:
-    """SSSegmentation's PolyScheduler: `(base - min_lr) * (1 - it / max_it) ** power + min_lr`, it from 0."""
-    return (base_lr - min_lr) * (1.0 - iteration / max_iterations) ** power + min_lr
 
 
 def prepare_work_dir(
@@ -234,12 +229,7 @@ class Trainer:
         model = build_model(config).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(
-            model.parameters(),  # one group: weight decay on every parameter, BN and biases included
-            lr=config.train.lr,
-            momentum=config.train.momentum,
-            weight_decay=config.train.weight_decay,
-        )
+        self.optimizer = build_optimizer(model, config.train)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.loss_fn = build_loss(config)
         self.batch_augmentation = build_batch_augmentation(config)
@@ -355,11 +345,8 @@ class Trainer:
 
     def _train_iteration(self, batch: Dict[str, Any], epoch: int) -> Dict[str, Any]:
         config = self.config
-        lr = poly_lr(
-            config.train.lr, self.iteration, self.max_iterations, config.train.poly_power, config.train.min_lr
-        )
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = lr_at(config.train, self.iteration, self.max_iterations)
+        set_lr(self.optimizer, lr)
         batch = {
             k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
         }

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from humanparse.configs import Config
+from humanparse.configs.licences import notify_licence
 from humanparse.errors import ConfigError
 from humanparse.inference.metadata import config_from_model_file
 from humanparse.inference.predictor import Predictor, resolve_config
@@ -82,4 +83,5 @@ def create_predictor(
     spec = dataclasses.replace(resolve_model(config, weights, backend), kernels=kernels)
     network = build_network(spec, backend, device, precision)
     assert spec.config is not None  # resolve_model gives one
+    notify_licence(spec.config)  # non-commercial weights (model files too): their licence, once per process
     return Predictor(spec.config, network=network, scales=scales, flip=flip)

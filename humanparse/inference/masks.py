@@ -2,7 +2,9 @@
 
 A spec names a mask and the classes it covers, e.g. `clothes=upper_clothes,coat,pants` or `person=foreground`.
 Classes are the dataset's names (case-insensitive, `-` and `_` alike) or a group: `foreground` is every class
-but `background` (index 0), and `Xs` both classes of a `left_X`/`right_X` pair (LIP's `arms`, `legs`, `shoes`). The mask is uint8, 255 where the label is one of the classes, 0 elsewhere.
+but `background` (index 0), `Xs` both classes of a `left_X`/`right_X` pair (LIP's `arms`, `legs`, `shoes`),
+and for FASHN's classes its try-on groups `upper` (top, dress, scarf), `lower` (skirt, pants, belt) and
+`identity` (face, hair, jewelry, bag, glasses, hat). The mask is uint8, 255 where the label is one of the classes, 0 elsewhere.
 
     specs = parse_mask_specs(["clothes=upper_clothes,coat"], predictor.class_names)
     mask = compute_mask(labels, specs[0].classes)
@@ -49,14 +51,31 @@ def pair_groups(class_names: Sequence[str]) -> Dict[str, Tuple[int, int]]:
     }
 
 
+def tryon_groups(class_names: Sequence[str]) -> Dict[str, Tuple[int, ...]]:
+    """FASHN's try-on groups (`upper`, `lower`, `identity`, see `data.labels.FASHN_TRYON_GROUPS`) for a label
+    set that has all their classes (FASHN's); none for other label sets."""
+    from humanparse.data.labels import FASHN_TRYON_GROUPS
+
+    index_of = {_key(name): index for index, name in enumerate(class_names)}
+    groups = {}
+    for group, names in FASHN_TRYON_GROUPS.items():
+        if group not in index_of and all(_key(name) in index_of for name in names):
+            groups[group] = tuple(sorted(index_of[_key(name)] for name in names))
+    return groups
+
+
+def _named_groups(class_names: Sequence[str]) -> Dict[str, Tuple[int, ...]]:
+    return {**pair_groups(class_names), **tryon_groups(class_names)}
+
+
 def group_classes(group: str, class_names: Sequence[str]) -> Tuple[int, ...]:
-    """The class indices of a group name (see GROUPS, and `pair_groups`)."""
+    """The class indices of a group name (see GROUPS, `pair_groups` and `tryon_groups`)."""
     if _key(group) == "foreground":
         return tuple(range(1, len(class_names)))
-    pairs = pair_groups(class_names)
-    if _key(group) in pairs:
-        return pairs[_key(group)]
-    known = [*GROUPS, *pairs]
+    groups = _named_groups(class_names)
+    if _key(group) in groups:
+        return groups[_key(group)]
+    known = [*GROUPS, *groups]
     raise ConfigError(
         f"unknown class group {group!r}{did_you_mean(group, known)}; groups: {', '.join(known)}"
     )
@@ -72,11 +91,11 @@ def resolve_classes(names: Sequence[str], class_names: Sequence[str]) -> Tuple[i
             raise ConfigError("empty class name in a mask spec")
         if key in index_of:
             indices.add(index_of[key])
-        elif key in GROUPS or key in pair_groups(class_names):
+        elif key in GROUPS or key in _named_groups(class_names):
             indices.update(group_classes(key, class_names))
         else:
-            groups = ", ".join([*GROUPS, *pair_groups(class_names)])
-            close = did_you_mean(name, [*class_names, *GROUPS, *pair_groups(class_names)])
+            groups = ", ".join([*GROUPS, *_named_groups(class_names)])
+            close = did_you_mean(name, [*class_names, *GROUPS, *_named_groups(class_names)])
             raise ConfigError(
                 f"unknown class {name!r}{close}; classes: {', '.join(class_names)}; groups: {groups}"
             )

@@ -18,7 +18,7 @@ CONFIG_KEY = "humanparse.config"
 RT_INFO_SECTION = "humanparse"  # OpenVINO IR: rt_info["humanparse"][key without the prefix]
 OPENVINO_SUFFIX = ".xml"
 
-_CHANNEL_ORDER = {"rgb": "RGB", "bgr_rgb_stats": "BGR", "bgr": "BGR"}
+_CHANNEL_ORDER = {"rgb": "RGB", "bgr_rgb_stats": "BGR", "bgr": "BGR", "rgb_01": "RGB"}
 
 
 def normalization_description(mode: str) -> Dict[str, Any]:
@@ -34,7 +34,7 @@ def normalization_description(mode: str) -> Dict[str, Any]:
         }
     mean, std = (
         (normalize._MEAN_01, normalize._STD_01)
-        if mode == "bgr_rgb_stats"
+        if mode in ("bgr_rgb_stats", "rgb_01")
         else (
             normalize._MEAN_01[::-1],
             normalize._STD_01[::-1],

@@ -1,6 +1,6 @@
 """Test-time augmentation (scales + horizontal flip) and the mapping of predictions back to the original image.
 
-Two protocols, chosen by `config.eval.protocol`:
+The protocols, chosen by `config.eval.protocol`:
 
 * `"resize"` (SSSegmentation): the image was squash- (or keep-ratio-) resized; each scale resizes it again
   (bilinear, align_corners=False), the logits of every pass are resized straight to the original (H, W)
@@ -12,6 +12,10 @@ Two protocols, chosen by `config.eval.protocol`:
   inverse affine warp (nearest), the logits (for saving) with its bilinear version. `warp_logits=True` instead
   takes the labels as the argmax of the warped-back logits, as SCHP's simple_extractor.py does
   (`eval.predict_script="simple_extractor"`, used by `Predictor` only; `test` keeps the evaluator's order).
+* `"fashn_parser"` (FashnHumanParser.predict) and `"segformer_processor"` (transformers' SegformerImageProcessor
+  chain): the photo was resized to a fixed input as the reference resizes it (see
+  `humanparse.data.transforms.test_time`); from the logits on they are the `"resize"` protocol: logits bilinear
+  (align_corners=False) to the photo's size, argmax.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from humanparse.data.geometry import (
 from humanparse.data.labels import dataset_classes, flip_permutation
 from humanparse.errors import ConfigError
 from humanparse.inference.runtimes.base import Forward
-from humanparse.values import PREDICT_SCRIPTS, PROTOCOLS, check_choice, check_scales, working_size_problem
+from humanparse.values import (
+    PREDICT_SCRIPTS,
+    PROTOCOLS,
+    RESIZE_PROTOCOLS,
+    check_choice,
+    check_scales,
+    working_size_problem,
+)
 
 __all__ = ["PREDICT_SCRIPTS", "PROTOCOLS", "Forward", "TestTimeAugmentation"]
 _logger = logging.getLogger(__name__)
@@ -274,7 +285,7 @@ class TestTimeAugmentation:
         return self.predict(images, metas)[0]
 
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
-        if self.protocol == "resize":
+        if self.protocol in RESIZE_PROTOCOLS:
             return [item.cpu().numpy().astype(np.float32) for item in logits]
         return [  # a numpy array in, a numpy array out
             cast(
@@ -292,7 +303,7 @@ class TestTimeAugmentation:
         ]
 
     def _to_labels(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
-        if self.protocol == "resize":
+        if self.protocol in RESIZE_PROTOCOLS:
             return [item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits]
         # official evaluators: argmax at the input size, then the label map warped back with INTER_NEAREST
         return [

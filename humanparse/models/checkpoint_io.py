@@ -10,6 +10,7 @@ Mapping a state dict onto a network (key conversions, the load report) is `conve
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -57,17 +58,83 @@ def read_checkpoint(path: PathLike, map_location: Any = "cpu", *, mmap: bool = F
 
     A file that needs code to unpickle is refused as not a weights file; torch's advice to retry with
     `weights_only=False` is dropped on purpose, since that would run the code. `mmap` maps the tensors instead
-    of reading them (to look at a few plain entries of a large file).
+    of reading them (to look at a few plain entries of a large file). A `.safetensors` file and a Hugging Face
+    model folder (`model.safetensors`, its shards, or `pytorch_model.bin`) give their state dict.
     """
     path = Path(path)
+    if path.is_dir():
+        return read_model_folder(path, map_location)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix == ".safetensors":
+        return read_safetensors(path, map_location)
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:  # unpickling errors come as several types
         raise CheckpointError(
             f"{path}: not a readable weights file ({_load_failure(error, path)})"
         ) from error
+
+
+# the weights files of a `save_pretrained` folder, in the order transformers prefers them
+HF_CONFIG = "config.json"
+_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def read_safetensors(path: PathLike, map_location: Any = "cpu") -> StateDict:
+    """The tensors of a `.safetensors` file (no code runs on reading it); CheckpointError names a bad file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    device = str(map_location) if isinstance(map_location, (str, torch.device)) else "cpu"
+    try:
+        return load_file(str(path), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from error
+
+
+def read_model_folder(folder: PathLike, map_location: Any = "cpu") -> StateDict:
+    """The state dict of a Hugging Face `save_pretrained` folder: `model.safetensors`, the shards its
+    `model.safetensors.index.json` lists, or `pytorch_model.bin` (read with weights_only=True)."""
+    folder = Path(folder)
+    found = next((folder / name for name in _HF_WEIGHTS if (folder / name).is_file()), None)
+    if found is None:
+        raise CheckpointError(
+            f"{folder}: a folder without model weights (expected one of {', '.join(_HF_WEIGHTS)})"
+        )
+    if found.name.endswith(".index.json"):
+        try:
+            shards = sorted(set(json.loads(found.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise CheckpointError(f"{found}: not a safetensors index ({error})") from error
+        state: StateDict = {}
+        for shard in shards:
+            state.update(read_safetensors(folder / shard, map_location))
+        return state
+    return read_checkpoint(found, map_location)
+
+
+def read_model_description(path: PathLike) -> Optional[Dict[str, Any]]:
+    """The `config.json` describing a Hugging Face model: in the folder `path`, or beside a `.safetensors`
+    file; None when there is none. A config.json that is not a JSON object is a CheckpointError."""
+    path = Path(path)
+    if path.is_dir():
+        described = path / HF_CONFIG
+    elif path.suffix == ".safetensors":
+        described = path.parent / HF_CONFIG
+    else:
+        return None
+    if not described.is_file():
+        if path.is_dir():
+            raise CheckpointError(f"{path}: a model folder without {HF_CONFIG}")
+        return None
+    try:
+        value = json.loads(described.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{described}: not a readable JSON file ({error})") from error
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{described}: expected a JSON object")
+    return value
 
 
 def _load_failure(error: Exception, path: Optional[Path] = None) -> str:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from humanparse.configs import Config, list_configs, load_config
+from humanparse.configs.licences import notify_licence
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import (
@@ -25,6 +26,7 @@ from humanparse.models.checkpoint_io import (
     abbreviate,
     non_finite_entries,
     read_checkpoint,
+    read_model_description,
     unwrap,
 )
 from humanparse.models.conversions import LoadReport, compare_shapes, shapes
@@ -121,6 +123,8 @@ def load_weights(
         model = model.module
     path = resolve_weights(source)
     state, fmt = unwrap(read_checkpoint(path, map_location), str(path))
+    if path.is_dir() or path.suffix == ".safetensors":
+        fmt = "huggingface"
     try:
         state = _convert(state, fmt, converter_for(model))
     except CheckpointError:
@@ -152,17 +156,36 @@ def build_uninitialised(config: Config) -> nn.Module:
     return model
 
 
+def describe_network(config: Config, weights: Union[str, Path]) -> Config:
+    """`config` with its network sized as a weights source describing itself says (a Hugging Face folder's
+    config.json, through the architecture's `configure`); unchanged for other weights."""
+    path = resolve_weights(weights)
+    described = read_model_description(path)
+    if described is None:
+        return config
+    configure = ARCHITECTURES.get(config.model.arch).configure
+    if configure is None:
+        raise CheckpointError(
+            f"{path}: a Hugging Face model, which {config.name} ({config.model.arch} network) cannot load"
+        )
+    return configure(config, described, str(path))
+
+
 def load_for_inference_with_report(
     config: Union[str, Path, Config], weights: Union[str, Path], device: Union[str, torch.device] = "cpu"
 ) -> Tuple[nn.Module, LoadReport]:
     """`config`'s network with `weights` loaded strictly, in eval mode on `device`, and `load_weights`'s report.
 
     The weights replace every parameter, so the recipe's ImageNet file (`model.pretrained`, perhaps a path on
-    the machine that trained it) is not read.
+    the machine that trained it) is not read. A Hugging Face folder (or a .safetensors file beside its
+    config.json) sizes the network as its config.json says (`describe_network`); the model's `config` is then
+    the recipe with that network.
     """
     if not isinstance(config, Config):
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
+    config = describe_network(config, weights)
+    notify_licence(config)  # non-commercial weights: their licence, once per process
     model = build_uninitialised(config)
     report = load_weights(model, weights)
     broken = non_finite_entries(model.state_dict())

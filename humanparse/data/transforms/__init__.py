@@ -16,7 +16,12 @@ from humanparse.data.labels import dataset_classes
 from humanparse.data.transforms.affine import AffineTrainTransform
 from humanparse.data.transforms.mixup import MIXUP_KEY, BatchMixup, build_batch_augmentation, mix_batch
 from humanparse.data.transforms.sssegmentation import SSSegTrainTransform
-from humanparse.data.transforms.test_time import AffineValTransform, ResizeValTransform
+from humanparse.data.transforms.test_time import (
+    FIXED_RESIZE_PROTOCOLS,
+    AffineValTransform,
+    FixedResizeValTransform,
+    ResizeValTransform,
+)
 from humanparse.errors import ConfigError
 from humanparse.values import PIPELINES, PROTOCOLS, check_choice
 
@@ -47,9 +52,12 @@ def build_train_transform(config) -> TrainTransform:
 
 
 def build_val_transform(config) -> ValTransform:
-    """The validation transform of `config.eval.protocol` (`resize` or `affine`)."""
+    """The validation transform of `config.eval.protocol` (`resize`, `affine`, `fashn_parser`,
+    `segformer_processor`)."""
     evaluation = config.eval
     check_choice("eval.protocol", evaluation.protocol, PROTOCOLS)
+    if evaluation.protocol in FIXED_RESIZE_PROTOCOLS:
+        return FixedResizeValTransform(evaluation.input_size, evaluation.protocol, config.data.normalization)
     if evaluation.protocol == "affine":
         return AffineValTransform(
             evaluation.input_size, config.data.normalization, evaluation.affine_convention

@@ -5,6 +5,8 @@
 * ``bgr_rgb_stats`` (official CE2P, CDGNet, CSENet): ``ToTensor`` (/255) and ``Normalize`` with the RGB-order
   ImageNet statistics applied to the B, G, R channels as they are (kept for parity with their checkpoints).
 * ``bgr`` (SCHP): the same on BGR, with the statistics reordered to BGR.
+* ``rgb_01`` (FASHN's parser, transformers' SegformerImageProcessor): BGR -> RGB, ``x / 255`` then
+  ``(x - mean) / std`` in float32 with the 0-1 ImageNet statistics.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from humanparse.errors import ConfigError
 
-NORMALIZATIONS = ("rgb", "bgr_rgb_stats", "bgr")
+NORMALIZATIONS = ("rgb", "bgr_rgb_stats", "bgr", "rgb_01")
 
 _MEAN_255 = np.array([123.675, 116.28, 103.53])
 _STD_255 = np.array([58.395, 57.12, 57.375])
@@ -40,6 +42,11 @@ def normalize_image(image_bgr: np.ndarray, mode: str) -> torch.Tensor:
         cv2.subtract(image, _MEAN_255.reshape(1, -1), image)
         cv2.multiply(image, 1 / _STD_255.reshape(1, -1), image)
         return torch.from_numpy(image).permute(2, 0, 1).contiguous()
+    if mode == "rgb_01":
+        # FASHN's _preprocess_single op for op: float32 / 255, then (x - mean) / std with float32 statistics
+        image = image_bgr[:, :, ::-1].astype(np.float32) / 255.0
+        image = (image - np.asarray(_MEAN_01, np.float32)) / np.asarray(_STD_01, np.float32)
+        return torch.from_numpy(image.transpose(2, 0, 1).copy())
     tensor = torch.from_numpy(np.ascontiguousarray(image_bgr)).permute(2, 0, 1).float().div(255)
     mean, std = (_MEAN_01, _STD_01) if mode == "bgr_rgb_stats" else (_MEAN_01[::-1], _STD_01[::-1])
     mean_t = torch.as_tensor(mean, dtype=torch.float32)[:, None, None]

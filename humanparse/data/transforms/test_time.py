@@ -4,6 +4,10 @@
   to `eval.keep_ratio_size` (VOC: short side 512, long side at most 2048), bilinear.
 * `AffineValTransform` (official code): the whole image letterboxed into `eval.input_size` by the affine warp
   (rotation 0, border 0, `eval.affine_convention`); `meta` carries the centre and scale the evaluator inverts.
+* `FixedResizeValTransform` (the SegFormer parsers' own code): the photo resized to `eval.input_size` the way
+  the reference resizes it: `"fashn_parser"` cv2.INTER_AREA (FashnHumanParser.predict), `"segformer_processor"`
+  Pillow's BILINEAR on the RGB uint8 image (transformers' SegformerImageProcessorPil, the backend transformers
+  uses when torchvision is not installed and the only one before transformers 5).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from humanparse.data.geometry import check_affine_convention, get_affine_transform, image_center_scale
 from humanparse.data.transforms.common import label_tensor
@@ -71,3 +76,30 @@ class AffineValTransform:
             "input_size": self.input_size,
         }
         return _val_sample(normalize_image(warped, self.normalization), label, meta)
+
+
+# protocol -> how it resizes the photo to the network input
+FIXED_RESIZE_PROTOCOLS = ("fashn_parser", "segformer_processor")
+
+
+class FixedResizeValTransform:
+    """The photo resized to `input_size` (H, W) as a SegFormer reference does it (`protocol`, see the module
+    docstring), then normalised; call as `t(image, label)`."""
+
+    def __init__(self, input_size: Sequence[int], protocol: str, normalization: str) -> None:
+        if protocol not in FIXED_RESIZE_PROTOCOLS:
+            raise ValueError(f"not a fixed-resize protocol: {protocol!r}")
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.protocol = protocol
+        self.normalization = check_normalization(normalization)
+
+    def __call__(self, image: np.ndarray, label: Optional[np.ndarray] = None) -> Dict[str, Any]:
+        height, width = image.shape[:2]
+        dsize = (self.input_size[1], self.input_size[0])
+        if self.protocol == "fashn_parser":
+            resized = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA)  # per channel: BGR or RGB alike
+        else:
+            rgb = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))
+            resized = np.asarray(rgb.resize(dsize, resample=Image.BILINEAR))[:, :, ::-1]
+        meta = {"original_size": (height, width), "input_size": self.input_size}
+        return _val_sample(normalize_image(resized, self.normalization), label, meta)

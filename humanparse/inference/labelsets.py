@@ -89,7 +89,7 @@ def class_names(name: str) -> Tuple[str, ...]:
     key = canonical_name(name)
     try:
         names = get_label_set(key).classes
-    except KeyError:  # FASHN and OOTDiffusion's 19 classes are defined here
+    except KeyError:  # OOTDiffusion's 19 classes are defined here
         names = tuple(CONCEPTS[key])
     if tuple(names) != tuple(CONCEPTS[key]):
         raise AssertionError(f"the concept table of {key} is out of step with its classes")
@@ -141,7 +141,8 @@ def get_conversion(source: str, target: str) -> Conversion:
     source, target = canonical_name(source), canonical_name(target)
     source_names, target_names = class_names(source), class_names(target)
     lookup = np.full(256, NO_TARGET, dtype=np.uint8)
-    no_target, received = [], {}
+    no_target: List[str] = []
+    received: Dict[str, List[str]] = {}
     for index, name in enumerate(source_names):
         goal = _target_of(CONCEPTS[source][name], CONCEPTS[target])
         if goal is None:

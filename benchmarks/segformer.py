@@ -12,7 +12,7 @@ in its own process, in alternating rounds (ours, theirs, ours, theirs, ...), wit
 Each process reports its wall time (imports, model load and every photo), the time of the photos alone and its
 peak resident memory (ru_maxrss). The speed-up is the reference's median over ours, per phase.
 
-  python benchmarks/segformer.py --reference-python /work/venvs/hf/bin/python --images 8 --rounds 3 --int8
+  python benchmarks/segformer.py --reference-python .venvs/hf/bin/python --images 8 --rounds 3 --int8
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reference-python", default="/work/venvs/hf/bin/python")
+    parser.add_argument("--reference-python", default=".venvs/hf/bin/python")
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)

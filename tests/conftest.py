@@ -1,6 +1,8 @@
 """Puts tests/ on sys.path so test modules can share helpers such as parity_recipe, and keeps the model cache
 of every test private and their CPU kernels fixed."""
 
+import ctypes
+import gc
 import sys
 from pathlib import Path
 
@@ -19,3 +21,24 @@ def _private_model_cache(tmp_path_factory, monkeypatch):
     # a measured kernel choice depends on timing, so outputs could vary between runs; the tests pin oneDNN
     # (the choice itself is tested in tests/models/test_kernel_choice.py, which clears this)
     monkeypatch.setenv("HUMANPARSE_KERNELS", "onednn")
+
+
+class _SignalStack(ctypes.Structure):
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _keep_the_signal_stack():
+    """Give the test process back its alternate signal stack after a module's OpenVINO models are gone.
+
+    OpenVINO's CPU plugin installs its own alternate signal stack for each compiled model and puts the previous
+    one back when the model is destroyed; several models destroyed out of creation order leave a freed stack
+    installed, and the next signal handled on it (a child's SIGCHLD) kills the whole test process. A command
+    builds one model, so only a process holding several (the test process) needs this.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = _SignalStack()
+    libc.sigaltstack(None, ctypes.byref(before))
+    yield
+    gc.collect()
+    libc.sigaltstack(ctypes.byref(before), None)

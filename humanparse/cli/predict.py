@@ -178,8 +178,6 @@ def run(args: argparse.Namespace) -> int:
     resolve_model_arguments(args, positional="inputs")
     placement = place(args.device, args.shard, args.threads)
     config = load_model_config(args)
-    if placement.is_main:
-        note_demo_model(config.name)
     class_names = tuple(dataset_classes(config.data).class_names)
     out = output_folder(args.out)
     label_lookup, palette = None, default_palette(config.data.dataset)
@@ -214,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
     check_mask_names(items, spec.suffixes)
 
     if args.engine == "ray":
+        note_demo_model(config.name)
         return _run_ray(args, items, out, spec, config)
     if placement.device.type == "cpu":
         torch.set_num_threads(placement.threads)
@@ -258,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
     merged = gather_summaries(summary, placement)
     if placement.is_main:
         _report(merged, out, args.shard)
+        note_demo_model(config.name)  # beside the summary: an error before it stays one line
     return 1 if merged.failed else 0
 
 

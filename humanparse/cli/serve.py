@@ -101,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     resolve_model_arguments(args)
     config = load_model_config(args)
-    note_demo_model(config.name)
     predictor = create_predictor(
         config,
         args.checkpoint,
@@ -112,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         kernels=args.kernels,
     )
+    note_demo_model(config.name)  # after the checks: an error stays one line
     settings = ServeSettings(
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,

@@ -4,8 +4,6 @@ model files, the checked atomic export and the errors of missing extras."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import io
 import json
 import sys
@@ -30,27 +28,6 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 MISSING = {"openvino": "openvino", "nncf": "openvino", "onnx": "onnx", "onnxruntime": "onnx"}
-
-
-class _SignalStack(ctypes.Structure):
-    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def keep_the_signal_stack():
-    """Give the test process back its alternate signal stack after this module's OpenVINO models are gone.
-
-    OpenVINO's CPU plugin installs its own alternate signal stack for each compiled model and puts the previous
-    one back when the model is destroyed; several models destroyed out of creation order leave a freed stack
-    installed, and the next signal handled on it (a child's SIGCHLD) kills the whole test process. A command
-    builds one model, so only a process holding several (this module) needs this.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    before = _SignalStack()
-    libc.sigaltstack(None, ctypes.byref(before))
-    yield
-    gc.collect()
-    libc.sigaltstack(ctypes.byref(before), None)
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ class Registry(Generic[T]):
         if name not in self._entries:
             from humanparse.suggest import did_you_mean
 
-            suggestion = did_you_mean(name, self._entries) or f"; known: {', '.join(self._entries)}"
+            suggestion = did_you_mean(name, self._entries) or f"; known: {', '.join(sorted(self._entries))}"
             raise ConfigError(f"unknown {self.kind} {name!r}{suggestion}{self.hint}")
         return self._entries[name]
 

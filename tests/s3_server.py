@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from contextlib import contextmanager
 from typing import Dict, Iterator
 
@@ -32,6 +33,9 @@ def s3_environment() -> Iterator[Dict[str, str]]:
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto keeps its buckets in the process, across servers: each block starts from an empty store
+    reset = urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=30).close()
     variables = {
         "AWS_ACCESS_KEY_ID": FAKE_KEY,
         "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,

@@ -28,6 +28,18 @@ def segformer_model(variant: str, num_classes: int, input_size) -> ModelConfig:
     )
 
 
+def segformer_data(dataset: str, size) -> DataConfig:
+    """Fine-tuning data at the recipe's input size (mmseg's random scale 0.5-2, no rotation), pixels in [0, 1]."""
+    return DataConfig(
+        dataset=dataset,
+        crop_size=size,
+        resize_size=size,
+        scale_range=(0.5, 2.0),
+        rotation_degrees=0.0,
+        normalization="rgb_01",
+    )
+
+
 def segformer_train(**overrides) -> TrainConfig:
     """mmsegmentation's SegFormer schedule: AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01, 10x lr on the
     head, no decay on norms and positional (depth-wise) convs, 1,500 linear warm-up iterations, then poly 1.0."""
@@ -60,14 +72,7 @@ def fashn_segformer_b4() -> Config:
         name="fashn_segformer_b4",
         description="FASHN's human parser (SegFormer MiT-B4, 18 try-on classes) as FashnHumanParser.predict runs it",
         model=segformer_model("b4", 18, size),
-        data=DataConfig(
-            dataset="fashn",
-            crop_size=size,
-            resize_size=size,
-            scale_range=(0.5, 2.0),
-            rotation_degrees=0.0,
-            normalization="rgb_01",
-        ),
+        data=segformer_data("fashn", size),
         train=segformer_train(),
         # EXIF transpose, RGB, cv2.INTER_AREA to 384x576, /255, ImageNet mean/std; logits bilinear to the photo
         eval=EvalConfig(protocol="fashn_parser", input_size=size, miou_over="present"),
@@ -87,14 +92,7 @@ def segformer_b2_clothes() -> Config:
         name="segformer_b2_clothes",
         description="mattmdjaga/segformer_b2_clothes (SegFormer MiT-B2, ATR's 18 classes) as its model card runs it",
         model=segformer_model("b2", 18, size),
-        data=DataConfig(
-            dataset="atr",
-            crop_size=size,
-            resize_size=size,
-            scale_range=(0.5, 2.0),
-            rotation_degrees=0.0,
-            normalization="rgb_01",
-        ),
+        data=segformer_data("atr", size),
         train=segformer_train(),
         # SegformerImageProcessorPil: Pillow BILINEAR to 512x512, rescale 1/255, ImageNet mean/std
         eval=EvalConfig(protocol="segformer_processor", input_size=size, miou_over="present"),

@@ -23,6 +23,13 @@ from humanparse.engine.trainer import poly_lr
 
 WORLD = 2
 DETERMINISTIC = (
+    # the SGD + poly schedule of the CE2P recipes, which the one-process reference below replays
+    "train.optimizer=sgd",
+    "train.lr=0.02",
+    "train.weight_decay=5e-4",
+    "train.warmup_iterations=0",
+    "train.poly_power=0.9",
+    "train.min_lr=2e-4",
     "train.batch_size=4",
     "train.epochs=1",
     "train.eval_interval=0",

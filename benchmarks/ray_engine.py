@@ -21,7 +21,11 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import torch
+from humanparse.cli.options import passive_openmp_threads
+
+passive_openmp_threads()  # the local pipeline as `humanparse predict` runs it (before torch loads)
+
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from predict_pipeline import make_photos  # noqa: E402

@@ -27,6 +27,7 @@ from humanparse.cli.options import (
     is_model_file,
     load_model_config,
     note_demo_model,
+    passive_openmp_threads,
     resolve_model_arguments,
 )
 
@@ -141,6 +142,7 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    passive_openmp_threads()  # before torch loads (see there)
     import torch
 
     from humanparse.data.labels import dataset_classes, default_palette

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import BACKENDS
+from humanparse.cli.options import BACKENDS, passive_openmp_threads
 
 CATEGORIES = ("upper_body", "lower_body", "dresses")
 
@@ -65,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    passive_openmp_threads()  # before torch loads (see there)
     import sys
     from pathlib import Path
 

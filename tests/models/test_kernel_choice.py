@@ -18,6 +18,7 @@ from humanparse.models.prepare import (
     KERNELS_ENV,
     KernelChoice,
     WinogradConv2d,
+    autotune,
     choose_kernels,
     fold_batchnorm,
     prepare_with_choice,
@@ -231,3 +232,108 @@ class _NeedsValues(nn.Module):
 def test_a_network_whose_shapes_cannot_be_traced_keeps_the_default():
     choice = choose_kernels(_NeedsValues().eval(), SHAPE)
     assert choice.source == "default" and "not measured" in choice.reason
+
+
+# ------------------------------------------------------------------------ what is timed (fake clocks, no timing)
+def _repeating_resnet(width: float = 0.125) -> nn.Module:
+    """A small SCHP ResNet whose third stage repeats one bottleneck: equal convolutions in many layers."""
+    torch.manual_seed(0)
+    config = get_config("schp_resnet101_lip").override(
+        [f"model.width={width}", "model.stage_blocks=[1,1,4,1]"]
+    )
+    model = build_model(config).eval()
+    fold_batchnorm(model, torch.randn(1, 3, 65, 65))
+    return model
+
+
+def _fake_times(times: dict):
+    """A `time_conv` stand-in answering `times` (name -> seconds) for every convolution, and the calls it got."""
+    calls = []
+
+    def fake(shape, dtype=torch.float32, names=None):
+        calls.append((shape.key, tuple(names)))
+        return {name: times[name] for name in names}
+
+    return fake, calls
+
+
+def test_each_distinct_convolution_is_timed_once(monkeypatch):
+    model = _repeating_resnet()
+    shape = (1, 3, 97, 81)
+    distinct = conv_shapes(model, shape)
+    layers = sum(len(found.layers) for found in distinct)
+    assert len(distinct) < layers  # the repeated bottlenecks share their convolutions
+    fake, calls = _fake_times({"channels_last": 1.0, "nchw": 1.0, "winograd": 1.0})
+    monkeypatch.setattr(autotune, "time_conv", fake)
+    choice = autotune.measure_choice(model, shape, budget_s=1e9, coverage=1.0)
+    timed = [key for key, _ in calls]
+    assert len(timed) == len(set(timed)) == len(distinct)
+    assert f"timed {len(distinct)} of {len(distinct)} distinct convolutions" in choice.reason
+
+
+def test_a_challenger_that_lost_clearly_is_not_timed_on_the_rest(monkeypatch):
+    model = _repeating_resnet()
+    fake, calls = _fake_times({"channels_last": 1.0, "nchw": 2.0, "winograd": 2.0})
+    monkeypatch.setattr(autotune, "time_conv", fake)
+    choice = autotune.measure_choice(model, (1, 3, 97, 81), budget_s=1e9, coverage=0.5)
+    assert choice.channels_last and choice.winograd_layers == ()
+    # NCHW was timed until half the multiply-adds were covered, then no more; with nothing left to decide (no
+    # Winograd at these widths), the remaining convolutions were not timed at all
+    assert all(names == ("channels_last", "nchw") for _, names in calls)
+    assert len(calls) < len(conv_shapes(model, (1, 3, 97, 81)))
+    assert "NCHW on " in choice.reason
+
+
+@needs_nnpack
+def test_winograd_that_wins_is_timed_on_every_eligible_convolution(monkeypatch):
+    model = _repeating_resnet(width=1.0)  # Winograd needs 64 channels
+    shapes = conv_shapes(model, (1, 3, 129, 129))
+    eligible = [found for found in shapes if found.winograd]
+    assert eligible
+    fake, calls = _fake_times({"channels_last": 1.0, "nchw": 2.0, "winograd": 0.5})
+    monkeypatch.setattr(autotune, "time_conv", fake)
+    choice = autotune.measure_choice(model, (1, 3, 129, 129), budget_s=1e9, coverage=0.5)
+    assert sum("winograd" in names for _, names in calls) == len(eligible)
+    assert set(choice.winograd_layers) == {layer for found in eligible for layer in found.layers}
+
+
+class _FakeClock:
+    """perf_counter for `time_conv`: each candidate call advances it by that candidate's cost."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    "costs, calls_expected",
+    [
+        # the default clearly ahead: one untimed call and one timed turn each
+        ({"channels_last": 0.01, "nchw": 0.02}, {"channels_last": 2, "nchw": 2}),
+        # a challenger clearly ahead: confirmed by SWITCH_SAMPLES turns against the default
+        ({"channels_last": 0.02, "nchw": 0.01}, {"channels_last": 4, "nchw": 4}),
+        # a close race: every turn, the median of them
+        ({"channels_last": 0.010, "nchw": 0.011}, {"channels_last": 6, "nchw": 6}),
+        # first calls slower than FIRST_CALL_COUNTS_S are samples themselves
+        ({"channels_last": 0.1, "nchw": 0.2}, {"channels_last": 1, "nchw": 1}),
+    ],
+)
+def test_the_turns_stop_once_one_candidate_is_clearly_ahead(monkeypatch, costs, calls_expected):
+    clock = _FakeClock()
+    counts = {name: 0 for name in costs}
+
+    def candidates(shape, dtype, names):
+        def run(name):
+            counts[name] += 1
+            clock.now += costs[name]
+
+        return {name: (lambda name=name: run(name)) for name in names}
+
+    monkeypatch.setattr(autotune, "time", clock)
+    monkeypatch.setattr(autotune, "_candidates", candidates)
+    shape = conv_shapes(_model(), SHAPE)[0]
+    times = autotune.time_conv(shape, names=list(costs))
+    assert counts == calls_expected
+    assert times == pytest.approx(costs)

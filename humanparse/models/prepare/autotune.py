@@ -4,12 +4,16 @@ NNPACK's Winograd kernels beat oneDNN on AVX2 CPUs and lose to it on AVX-512 one
 oneDNN's preferred layout almost everywhere. Rather than assume, `choose_kernels` times the candidates on this
 CPU for the input shape the network will see:
 
-1. the shapes every convolution sees are found by one pass on the "meta" device (no arithmetic, milliseconds);
-2. each distinct convolution (weights, input shape) is timed alone on random data: oneDNN channels_last, oneDNN
-   NCHW and, where eligible, Winograd (with the layout conversions it costs around it), the candidates taking
-   turns for a few rounds and the minimum kept (other processes only ever add time, so the minimum is the least
-   disturbed figure); the largest convolutions first, until the time budget is spent;
-3. the layout whose summed convolution time is lower wins, and Winograd is kept on the layers where it is
+1. the shapes every convolution sees are found by one pass on the "meta" device (no arithmetic; the first meta
+   pass in a process pays about a second of PyTorch set-up);
+2. each distinct convolution (weights, input shape: ResNet-101's 23 equal bottlenecks are one) is timed alone on
+   random data: oneDNN channels_last, oneDNN NCHW and, where eligible, Winograd (with the layout conversions it
+   costs around it). After one untimed call each, the candidates take turns; one clearly behind drops out, a
+   clear lead of the default ends the turns at once, a switch away from it needs the median of several calls;
+3. the convolutions shared by the most layers come first (one timing speaks for all of them); a challenger (NCHW,
+   Winograd) that lost clearly on convolutions holding `COVERAGE` of the multiply-adds it could take over is not
+   timed on the rest, so the timing is spent where a choice is still open, within a budget;
+4. the layout whose summed convolution time is lower wins, and Winograd is kept on the layers where it is
    faster; a candidate that is not the default (channels_last, oneDNN) must win by `MARGIN`.
 
 The choice is cached per CPU model, ISA, thread count, torch version, precision, architecture and shape in
@@ -25,6 +29,7 @@ import logging
 import math
 import os
 import platform
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,11 +52,16 @@ KERNEL_MODES = ("auto", "winograd", "onednn")
 KERNELS_ENV = "HUMANPARSE_KERNELS"
 MARGIN = 0.05  # a non-default kernel must be this much faster (timings on shared cores move by a few %)
 LAYOUT_MARGIN = 0.10  # NCHW over channels_last: a whole-network switch, measured on its convolutions only
-DEFAULT_BUDGET_S = (
-    2.0  # seconds of timing; Winograd candidates, then the largest convolutions first; the rest
+DEFAULT_BUDGET_S = 2.0  # seconds of timing at most (what is left untimed keeps the default kernels)
+COVERAGE = 0.5  # share of the multiply-adds after which a challenger that lost clearly is timed no more
+CLEAR_LEAD = (
+    0.25  # a candidate this much slower than the leader at its fastest drops out of a convolution's turns
 )
-# keep the defaults (a ResNet-101 at 473x473 on 2 quiet cores: about all of them)
-ROUNDS = 3  # turns each candidate takes per convolution (after one untimed call)
+SWITCH_SAMPLES = 3  # calls that must confirm a kernel other than the default (the median of them)
+MAX_SAMPLES = 5  # timed calls per candidate and convolution at most
+FIRST_CALL_COUNTS_S = (
+    0.05  # a first call this slow is a sample too: oneDNN's few ms of set-up are noise on it
+)
 CACHE_VERSION = 1
 
 _logger = logging.getLogger(__name__)
@@ -206,10 +216,13 @@ def conv_shapes(model: nn.Module, input_shape: Sequence[int]) -> List[ConvShape]
 
 
 # ------------------------------------------------------------------------------------------------ timing
-def _candidates(shape: ConvShape, dtype: torch.dtype) -> Dict[str, Callable[[], torch.Tensor]]:
+def _candidates(
+    shape: ConvShape, dtype: torch.dtype, names: Sequence[str]
+) -> Dict[str, Callable[[], torch.Tensor]]:
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(shape.input_shape, generator=generator).to(dtype)
-    weight = torch.randn(shape.weight_shape, generator=generator).to(dtype) * 0.05
+    # uniform_ rather than randn: the values do not change a convolution's time, and it is faster to draw
+    x = torch.empty(shape.input_shape).uniform_(-1, 1, generator=generator).to(dtype)
+    weight = torch.empty(shape.weight_shape).uniform_(-0.05, 0.05, generator=generator).to(dtype)
     bias = torch.zeros(shape.weight_shape[0], dtype=dtype)
     x_last = x.contiguous(memory_format=torch.channels_last)
     weight_last = weight.contiguous(memory_format=torch.channels_last)
@@ -217,31 +230,73 @@ def _candidates(shape: ConvShape, dtype: torch.dtype) -> Dict[str, Callable[[], 
     candidates = {
         "channels_last": lambda: F.conv2d(x_last, weight_last, bias, *arguments),
         "nchw": lambda: F.conv2d(x, weight, bias, *arguments),
-    }
-    if shape.winograd and dtype == torch.float32:
         # in a channels_last network the NCHW result of NNPACK is converted back: that cost is the kernel's
-        candidates["winograd"] = lambda: conv2d_same(
+        "winograd": lambda: conv2d_same(
             x_last, weight, bias, shape.padding, shape.dilation, winograd=True
-        ).contiguous(memory_format=torch.channels_last)
-    return candidates
+        ).contiguous(memory_format=torch.channels_last),
+    }
+    return {name: candidates[name] for name in names}
 
 
-def time_conv(shape: ConvShape, dtype: torch.dtype = torch.float32, rounds: int = ROUNDS) -> Dict[str, float]:
-    """Seconds of one call of each candidate kernel: the minimum of `rounds` turns taken in alternation."""
-    candidates = _candidates(shape, dtype)
-    best = {name: math.inf for name in candidates}
+def time_conv(
+    shape: ConvShape, dtype: torch.dtype = torch.float32, names: Optional[Sequence[str]] = None
+) -> Dict[str, float]:
+    """Seconds of one call of each candidate kernel in `names` (the first the default; None: all that apply): the
+    median of its calls.
+
+    After one untimed call each (oneDNN creates its primitives, NNPACK its buffers; a first call slower than
+    `FIRST_CALL_COUNTS_S` is timed, its set-up being noise there) the candidates take turns. A
+    candidate whose fastest call is `CLEAR_LEAD` slower than the leader's median drops out (it cannot win here);
+    the timing stops when one is left, after one turn when the default leads, after `SWITCH_SAMPLES` when
+    another does (a switch must be confirmed), and after `MAX_SAMPLES` turns in any case.
+    """
+    if names is None:
+        names = ["channels_last", "nchw"] + (
+            ["winograd"] if shape.winograd and dtype == torch.float32 else []
+        )
+    default = names[0]
+    candidates = _candidates(shape, dtype, names)
+    samples: Dict[str, List[float]] = {name: [] for name in candidates}
+    live = list(candidates)
     with torch.inference_mode():
-        start = time.perf_counter()
-        for run in candidates.values():  # first calls create oneDNN primitives / NNPACK buffers: untimed
+        for name, run in candidates.items():
+            start = time.perf_counter()
             run()
-        if time.perf_counter() - start > 0.3 * len(candidates):  # a big convolution: two turns say enough
-            rounds = min(rounds, 2)
-        for _ in range(rounds):
-            for name, run in candidates.items():
+            seconds = time.perf_counter() - start
+            if seconds >= FIRST_CALL_COUNTS_S:  # its set-up is lost in the noise
+                samples[name].append(seconds)
+        for turn in range(MAX_SAMPLES):
+            for name in live:
+                if len(samples[name]) > turn:  # its first call counted
+                    continue
                 start = time.perf_counter()
-                run()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
+                candidates[name]()
+                samples[name].append(time.perf_counter() - start)
+            medians = {name: statistics.median(samples[name]) for name in live}
+            leader = min(live, key=medians.__getitem__)
+            keep = {leader, default} if len(samples[leader]) < SWITCH_SAMPLES else {leader}
+            live = [
+                name
+                for name in live
+                if name in keep or min(samples[name]) * (1 - CLEAR_LEAD) < medians[leader]
+            ]
+            if len(live) == 1:
+                break
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+@dataclass
+class _Tally:
+    """Summed time (times the layers sharing each convolution) per candidate, over the convolutions timed so far."""
+
+    covered: float = 0.0  # multiply-adds of the convolutions timed
+    seconds: Dict[str, float] = field(default_factory=dict)
+    wins: int = 0  # convolutions on which the challenger won
+
+    def add(self, shape: ConvShape, times: Dict[str, float], names: Sequence[str]) -> None:
+        self.covered += shape.flops
+        for name in names:
+            self.seconds[name] = self.seconds.get(name, 0.0) + len(shape.layers) * times[name]
 
 
 def measure_choice(
@@ -249,56 +304,83 @@ def measure_choice(
     input_shape: Sequence[int],
     precision: str = "fp32",
     budget_s: float = DEFAULT_BUDGET_S,
+    coverage: float = COVERAGE,
 ) -> KernelChoice:
-    """Time the candidate kernels of `model`'s convolutions at `input_shape` and keep the fastest (see module)."""
+    """Time the candidate kernels of `model`'s convolutions at `input_shape` and keep the fastest (see module).
+
+    `coverage`: the share of the multiply-adds after which a challenger that lost clearly is timed no more
+    (1.0 times every distinct convolution).
+    """
     began = time.perf_counter()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     shapes = conv_shapes(model, input_shape)
-    if dtype != torch.float32:
+    if dtype != torch.float32 or not winograd_available():
         for shape in shapes:
             shape.winograd = False
-    # the Winograd candidates first (the choice that differs most between CPUs), then by size
-    shapes.sort(key=lambda shape: (not shape.winograd, -shape.flops))
+    # the most shared convolutions first: one timing speaks for every layer sharing it (ResNet's bottlenecks)
+    shapes.sort(key=lambda shape: (-len(shape.layers), -shape.flops))
     total_flops = sum(shape.flops for shape in shapes) or 1.0
+    eligible_flops = sum(shape.flops for shape in shapes if shape.winograd) or 1.0
+    layouts = ["channels_last", "nchw"]  # until one is decided
+    winograd_open = True
+    layout, winograd = _Tally(), _Tally()
     measured: List[Tuple[ConvShape, Dict[str, float]]] = []
     start = time.perf_counter()
     for shape in shapes:
         if measured and time.perf_counter() - start > budget_s:
             break
-        measured.append((shape, time_conv(shape, dtype)))
-    coverage = sum(shape.flops for shape, _ in measured) / total_flops
-
-    def summed(name: str) -> float:
-        return sum(len(shape.layers) * times[name] for shape, times in measured)
-
-    last, nchw = summed("channels_last"), summed("nchw")
+        names = layouts + (["winograd"] if shape.winograd and winograd_open else [])
+        if len(names) == 1:
+            continue  # nothing left to decide for it
+        times = time_conv(shape, dtype, names)
+        measured.append((shape, times))
+        if len(layouts) == 2:
+            layout.add(shape, times, layouts)
+            last, nchw = layout.seconds["channels_last"], layout.seconds["nchw"]
+            # decided once enough of the network is timed and the lead is clear either way
+            if layout.covered >= coverage * total_flops and (
+                nchw >= last or nchw < last * (1 - 2 * LAYOUT_MARGIN)
+            ):
+                layouts = ["channels_last" if nchw >= last else "nchw"]
+        if "winograd" in times:
+            winograd.add(shape, times, ["winograd"])
+            winograd.wins += times["winograd"] < min(times[name] for name in layouts) * (1 - MARGIN)
+            # NNPACK that lost everywhere on this share of the eligible work is not tried on the rest
+            if winograd.covered >= coverage * eligible_flops and not winograd.wins:
+                winograd_open = False
+    timed_s = time.perf_counter() - start
+    last, nchw = layout.seconds.get("channels_last", 0.0), layout.seconds.get("nchw", 0.0)
     channels_last = not nchw < last * (1 - LAYOUT_MARGIN)
-    layout = "channels_last" if channels_last else "nchw"
+    chosen_layout = "channels_last" if channels_last else "nchw"
     winograd_layers: List[str] = []
-    with_winograd = without_winograd = 0.0
+    with_winograd = without_winograd = chosen = 0.0
     eligible = [(shape, times) for shape, times in measured if "winograd" in times]
-    for shape, times in eligible:
+    for shape, times in measured:
         count = len(shape.layers)
-        with_winograd += count * times["winograd"]
-        without_winograd += count * times[layout]
-        if times["winograd"] < times[layout] * (1 - MARGIN):
-            winograd_layers.extend(shape.layers)
-    chosen = sum(
-        len(shape.layers) * (times["winograd"] if shape.layers[0] in winograd_layers else times[layout])
-        for shape, times in measured
-    )
-    seconds = time.perf_counter() - began
+        own = times.get(chosen_layout, min(times[name] for name in times if name != "winograd"))
+        if "winograd" in times:
+            with_winograd += count * times["winograd"]
+            without_winograd += count * own
+            if times["winograd"] < own * (1 - MARGIN):
+                winograd_layers.extend(shape.layers)
+                own = times["winograd"]
+        chosen += count * own
+    covered = sum(shape.flops for shape, _ in measured) / total_flops
     parts = [
-        f"timed {len(measured)} of {len(shapes)} distinct convolutions ({100 * coverage:.0f}% of their "
-        f"multiply-adds) in {time.perf_counter() - start:.1f} s",
-        f"{'channels_last' if channels_last else 'NCHW'} ({1000 * last:.0f} ms channels_last, "
-        f"{1000 * nchw:.0f} ms NCHW)",
+        f"timed {len(measured)} of {len(shapes)} distinct convolutions ({100 * covered:.0f}% of their "
+        f"multiply-adds) in {timed_s:.1f} s",
+        f"{chosen_layout if channels_last else 'NCHW'} ({1000 * last:.0f} ms channels_last, {1000 * nchw:.0f} ms "
+        f"NCHW on {100 * layout.covered / total_flops:.0f}% of the multiply-adds)",
     ]
     if eligible:
-        switched = sum(len(shape.layers) for shape, times in eligible if shape.layers[0] in winograd_layers)
+        switched = sum(len(shape.layers) for shape, _ in eligible if shape.layers[0] in winograd_layers)
+        untimed = sum(len(shape.layers) for shape in shapes if shape.winograd) - sum(
+            len(shape.layers) for shape, _ in eligible
+        )
         parts.append(
-            f"Winograd faster on {switched} of {sum(len(s.layers) for s, _ in eligible)} eligible layers "
+            f"Winograd faster on {switched} of {sum(len(s.layers) for s, _ in eligible)} eligible layers timed "
             f"({1000 * with_winograd:.0f} ms Winograd vs {1000 * without_winograd:.0f} ms oneDNN on them)"
+            + (f", not tried on {untimed} more after losing on all of those" if untimed else "")
         )
     elif dtype == torch.float32 and not winograd_available():
         parts.append("no Winograd: NNPACK is not in this torch")
@@ -318,7 +400,7 @@ def measure_choice(
         winograd_layers=tuple(winograd_layers),
         reason="; ".join(parts),
         source="measured",
-        seconds=seconds,
+        seconds=time.perf_counter() - began,
         timings_ms=timings,
     )
 

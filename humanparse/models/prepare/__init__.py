@@ -1,6 +1,6 @@
 """Preparing a network for inference: `prepare_for_inference` (prepare.py), SegFormer's folded decode head
-(segformer_head.py), the Winograd CPU kernels it may use
-(winograd.py) and the measured choice between kernels (autotune.py)."""
+(segformer_head.py), the Winograd CPU kernels it may use (winograd.py) and the measured choice between kernels
+(autotune.py)."""
 
 from humanparse.models.prepare.autotune import (
     KERNEL_MODES,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -72,17 +72,15 @@ def _merge_flipped(
     return logits[:count], unflip_logits(logits[count:], flip_permutation)
 
 
-def resize_protocol_logits(
+def resize_protocol_passes(
     forward: Forward,
     images: torch.Tensor,
-    original_size: Tuple[int, int],
     scales: Sequence[float] = (1.0,),
     flip_permutation: Optional[Sequence[int]] = None,
-) -> torch.Tensor:
-    """SSSegmentation's TTA: the (N, K, H, W) logits averaged over scales (and flip) at `original_size`."""
+) -> Iterator[torch.Tensor]:
+    """SSSegmentation's TTA passes: the (N, K, h, w) logits of each scale (and flip, un-flipped) at the head's
+    resolution, NCHW contiguous (the layout the references resize)."""
     count = images.shape[0]
-    total: Optional[torch.Tensor] = None
-    passes = 0
     for scale in scales:
         scaled = images
         if scale != 1.0:  # SSSegmentation resizes with scale_factor; scale 1 is an exact identity
@@ -91,15 +89,49 @@ def resize_protocol_logits(
         # flip before resizing: both are per-pixel-exact mirror operations, so the order does not matter
         plain, flipped = _merge_flipped(logits, count, flip_permutation)
         for part in (plain, flipped):
-            if part is None:
-                continue
-            resized = F.interpolate(
-                part.float(), size=tuple(original_size), mode="bilinear", align_corners=False
-            )
-            total = resized if total is None else total + resized
-            passes += 1
+            if part is not None:
+                yield part.float().contiguous()
+
+
+def resize_protocol_logits(
+    forward: Forward,
+    images: torch.Tensor,
+    original_size: Tuple[int, int],
+    scales: Sequence[float] = (1.0,),
+    flip_permutation: Optional[Sequence[int]] = None,
+) -> torch.Tensor:
+    """SSSegmentation's TTA: the (N, K, H, W) logits averaged over scales (and flip) at `original_size`."""
+    total: Optional[torch.Tensor] = None
+    passes = 0
+    for part in resize_protocol_passes(forward, images, scales, flip_permutation):
+        resized = F.interpolate(part, size=tuple(original_size), mode="bilinear", align_corners=False)
+        total = resized if total is None else total + resized
+        passes += 1
     assert total is not None  # at least one scale (check_scales)
     return total / passes
+
+
+def resize_argmax(logits: torch.Tensor, size: Tuple[int, int]) -> np.ndarray:
+    """The (H, W) uint8 argmax of (K, h, w) logits resized bilinearly (align_corners=False) to `size`, equal to
+    resizing all K planes first, resizing only the classes that can win.
+
+    As `humanparse.data.geometry.inverse_warp_argmax` does for the affine warp: a class that is nowhere the
+    maximum at the head's resolution is resized only inside one extra plane, the maximum of all such classes,
+    which bounds each of them after the resize (non-negative weights, monotone rounding; each plane is resized on
+    its own, so the kept planes get the values the full resize gives them). Where the resized winner beats that
+    bound at every pixel no left-out class can win or tie; elsewhere all K planes are resized.
+    """
+    planes = logits.float().contiguous()
+    top = planes.amax(0)
+    present = (planes == top).flatten(1).any(1)
+    if int((~present).sum()) > 1 and bool(torch.isfinite(top).all()):
+        kept = torch.cat([planes[present], planes[~present].amax(0, keepdim=True)])
+        resized = F.interpolate(kept[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
+        if bool((resized[:-1].amax(0) > resized[-1]).all()):
+            classes = present.nonzero().flatten()
+            return classes[resized[:-1].argmax(0)].to(torch.uint8).cpu().numpy()
+    resized = F.interpolate(planes[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
+    return resized.argmax(0).to(torch.uint8).cpu().numpy()
 
 
 def affine_protocol_logits(
@@ -257,6 +289,8 @@ class TestTimeAugmentation:
         self, images: torch.Tensor, metas: Sequence[Dict[str, Any]], with_logits: bool = False
     ) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
         """Labels and (when asked) logits of a batch at the original sizes, from one pass of the network."""
+        if self.protocol in RESIZE_PROTOCOLS and not with_logits and len(self.scales) == 1 and not self.flip:
+            return self._resized_argmax(images, metas), None
         logits = self._network_logits(images, metas)
         if self.warp_logits and not with_logits:  # labels only: warp back only the classes that can win
             return [
@@ -275,6 +309,14 @@ class TestTimeAugmentation:
             return [argmax_labels(item) for item in warped], warped
         labels = self._to_labels(logits, metas)
         return labels, (self._to_logits(logits, metas) if with_logits else None)
+
+    def _resized_argmax(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
+        """One pass (one scale, no flip) of a resize protocol, labels only: each photo's argmax from the classes
+        that can win (`resize_argmax`), the labels of resizing all of them."""
+        self._check_scaled_size(images)
+        with torch.inference_mode():
+            (logits,) = resize_protocol_passes(self.forward, images, self.scales)
+            return [resize_argmax(item, tuple(meta["original_size"])) for item, meta in zip(logits, metas)]
 
     def logits(self, images: torch.Tensor, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         """Per image, float32 (K, H, W) logits at its original size."""

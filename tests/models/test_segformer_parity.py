@@ -15,6 +15,7 @@ from segformer_weights import hf_shapes, hf_state_dict, seeded_input, spec_of
 from humanparse.configs import get_config
 from humanparse.errors import CheckpointError
 from humanparse.models.checkpoint_io import read_checkpoint
+from humanparse.models.prepare import prepare_for_inference, to_input
 from humanparse.models.segformer import SegFormer, SegformerSpec, convert_checkpoint
 from humanparse.models.weights import load_for_inference, load_for_inference_with_report, load_state
 
@@ -34,15 +35,20 @@ def relative_error(ours: torch.Tensor, reference: np.ndarray) -> float:
     return float((ours - reference_t).abs().max() / reference_t.abs().max())
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["trained_form", "prepared"])
 @pytest.mark.parametrize("key,variant,shape,weight_seed,input_seed", CASES, ids=[case[0] for case in CASES])
-def test_logits_match_transformers(key, variant, shape, weight_seed, input_seed):
+def test_logits_match_transformers(key, variant, shape, weight_seed, input_seed, prepared):
     expected = np.load(FIXTURES / "parity.npz")[key]
     spec = spec_of(variant)
     model = SegFormer(spec, 18).eval()
     report = load_state(model, convert_checkpoint(hf_state_dict(spec, 18, weight_seed)), strict=True)
     assert report.ok
+    images = seeded_input(shape, input_seed)
+    if prepared:  # what predict runs: the folded head, channels_last
+        model = prepare_for_inference(model, torch.zeros(1, 3, 65, 65), inplace=True)
+        images = to_input(images)
     with torch.no_grad():
-        logits = model(seeded_input(shape, input_seed))["seg"]
+        logits = model(images)["seg"]
     assert tuple(logits.shape) == expected.shape
     assert float(np.abs(expected).std()) > 0.5  # the fixture's logits are not flat
     assert relative_error(logits, expected) < 1e-4

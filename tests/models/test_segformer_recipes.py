@@ -41,6 +41,13 @@ def test_labels_equal_the_reference_code(predictors, recipe, folder):
     assert equal / total >= 0.999, equal / total
 
 
+def test_predict_runs_the_folded_head(predictors):
+    from humanparse.models.prepare import FoldedMLPHead
+
+    for predictor in predictors.values():
+        assert isinstance(predictor.model.decode_head, FoldedMLPHead)
+
+
 def test_the_two_protocols_differ_where_their_references_do(predictors):
     # INTER_AREA to 384x576 vs Pillow bilinear to 512x512: the same network gives other labels
     photo = PHOTOS[1]

@@ -1,5 +1,6 @@
-"""Preparing a network for inference: `prepare_for_inference` (prepare.py), the Winograd CPU kernels it may use
-(winograd.py) and the measured choice between kernels (autotune.py)."""
+"""Preparing a network for inference: `prepare_for_inference` (prepare.py), SegFormer's folded decode head
+(segformer_head.py), the Winograd CPU kernels it may use (winograd.py) and the measured choice between kernels
+(autotune.py)."""
 
 from humanparse.models.prepare.autotune import (
     KERNEL_MODES,
@@ -19,6 +20,7 @@ from humanparse.models.prepare.prepare import (
     to_input,
     uses_channels_last,
 )
+from humanparse.models.prepare.segformer_head import FoldedMLPHead, fold_mlp_heads
 from humanparse.models.prepare.winograd import (
     WINOGRAD_MIN_CHANNELS,
     WINOGRAD_MIN_PIXELS,
@@ -45,6 +47,8 @@ __all__ = [
     "count_batchnorms",
     "find_conv_bn_pairs",
     "fold_batchnorm",
+    "fold_mlp_heads",
+    "FoldedMLPHead",
     "prepare_for_inference",
     "prepare_with_choice",
     "to_input",

@@ -1,4 +1,5 @@
-"""`prepare_for_inference`: BatchNorm folding, channels_last and Winograd kernels, outputs unchanged; autocast."""
+"""`prepare_for_inference`: SegFormer head and BatchNorm folding, channels_last and Winograd kernels, outputs
+unchanged; autocast."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 from torch.overrides import TorchFunctionMode
 
 from humanparse.models.prepare.autotune import KernelChoice, choose_kernels, eligible_layers
+from humanparse.models.prepare.segformer_head import fold_mlp_heads
 from humanparse.models.prepare.winograd import use_winograd, winograd_available
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -129,6 +131,7 @@ def prepare_for_inference(
     example: torch.Tensor,
     *,
     fold_bn: bool = True,
+    fold_heads: bool = True,
     channels_last: Optional[bool] = None,
     winograd: Optional[bool] = None,
     inplace: bool = False,
@@ -138,7 +141,8 @@ def prepare_for_inference(
 ) -> nn.Module:
     """An eval-mode copy of `model` made faster for inference; outputs are unchanged to float32 noise.
 
-    BatchNorm is folded into the convolutions; then the CPU kernels are chosen (`autotune.choose_kernels`):
+    SegFormer's all-MLP heads are folded (`segformer_head.FoldedMLPHead`: the fuse conv applied per stage before
+    upsampling) and BatchNorm into the convolutions; then the CPU kernels are chosen (`autotune.choose_kernels`):
     `kernels` "auto" (default, else $HUMANPARSE_KERNELS) measures, for inputs of `input_shape` (N, 3, H, W) at
     `precision`, whether channels_last and NNPACK's Winograd kernels pay off on this CPU (cached per CPU, threads,
     torch, shape), "winograd" / "onednn" force them. Without `input_shape` nothing is measured: Winograd is
@@ -150,6 +154,7 @@ def prepare_for_inference(
         model,
         example,
         fold_bn=fold_bn,
+        fold_heads=fold_heads,
         channels_last=channels_last,
         winograd=winograd,
         inplace=inplace,
@@ -164,6 +169,7 @@ def prepare_with_choice(
     example: torch.Tensor,
     *,
     fold_bn: bool = True,
+    fold_heads: bool = True,
     channels_last: Optional[bool] = None,
     winograd: Optional[bool] = None,
     inplace: bool = False,
@@ -174,6 +180,8 @@ def prepare_with_choice(
     """`prepare_for_inference`, and the kernel choice it made (what, from where, and why)."""
     prepared = model if inplace else copy.deepcopy(model)
     prepared.eval()
+    if fold_heads:
+        fold_mlp_heads(prepared)
     if fold_bn:
         fold_batchnorm(prepared, example)
     choice = choose_kernels(

@@ -2,7 +2,8 @@
 
 The digests in tests/fixtures/identity/outputs.json were recorded from commit 2b87a68 with `identity_run.py`
 (`quantize/int8.onnx` re-recorded on the segformer branch: its stored recipe gained ModelConfig.arch_options and
-the TrainConfig optimizer fields; the network and its values are unchanged)
+the TrainConfig optimizer fields, and again when the demo recipe moved to AdamW; the network and its values
+are unchanged)
 (masks: their pixels, since masks are now encoded as the label maps are). Floating-point results depend on the
 CPU's instruction set and the library versions, so the digests hold for the machine that recorded them (the
 project's CI machine); on another, re-record them from 2b87a68 before reading a failure as a regression.

@@ -11,7 +11,10 @@ from humanparse.registry import register_recipe
 
 
 def segformer_model(variant: str, num_classes: int, input_size) -> ModelConfig:
-    """A MiT `variant` ("b0".."b5") with its decoder width; a model folder's config.json replaces these sizes."""
+    """A MiT `variant` ("b0".."b5") with its decoder width; a model folder's config.json replaces these sizes.
+
+    Fine-tuning starts from the ImageNet encoder of the same variant with `--set model.pretrained=PATH`: NVlabs'
+    `mit_bN.pth` or a Hugging Face `nvidia/mit-bN` folder (`models.segformer.load_imagenet_encoder`)."""
     return ModelConfig(
         arch="segformer",
         num_classes=num_classes,

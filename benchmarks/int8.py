@@ -11,7 +11,8 @@ Speed (whole predict per photo: read, test transform, network, back to the photo
 Accuracy (--accuracy): trains CE2P ResNet-50 OS16 on synthetic people in WORK/train (resumable: run again to
 continue; --train-epochs caps the total), then quantizes it with both backends (calibrated on training photos)
 and reports the label agreement with fp32 and the mIoU of fp32 and int8 on the synthetic validation split. The
-target needs fp32 validation mIoU >= 50 first; below that the script says so.
+target needs fp32 validation mIoU >= 50 first; below that the script says so (benchlib/int8_accuracy.py, which
+`benchmarks/segformer.py --accuracy` runs for a SegFormer-B0).
 
   python benchmarks/int8.py --threads 2 --schp-repo /path/to/Self-Correction-Human-Parsing
   python benchmarks/int8.py --accuracy --skip-speed
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,27 +30,14 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
+from benchlib import int8_accuracy
+from benchlib.int8_accuracy import CE2P_RESNET50
 
 from humanparse.zoo.cache import cache_root
 
 CE2P = "ce2p_resnet101os8_lip"
 SCHP = "schp_resnet101_lip"
-ACCURACY_RECIPE = "ce2p_resnet50os16_lip"
 SPEED_TARGET = 2.5
-AGREEMENT_TARGET = 0.99
-MIOU_TARGET = 0.5  # points
-TRAINED_ENOUGH = 50.0  # fp32 synthetic validation mIoU
-# the full-size network, trained on 256x256 synthetic people in about an hour on 2 CPU cores (from scratch: no
-# ImageNet file here); --set adds to these
-ACCURACY_OVERRIDES = [
-    "data.crop_size=[224,224]",
-    "data.resize_size=[256,256]",
-    "model.input_size=[224,224]",
-    "eval.input_size=[224,224]",
-    "train.batch_size=8",
-    "train.lr=0.02",
-    "data.num_workers=1",
-]
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -73,7 +60,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-speed", action="store_true", help="only the accuracy part")
     parser.add_argument("--networks", nargs="+", default=["ce2p", "schp"], choices=["ce2p", "schp"])
     parser.add_argument("--accuracy", action="store_true", help="train (resumable) and measure int8 accuracy")
-    parser.add_argument("--train-epochs", type=int, default=16, help="total training epochs (default 16)")
+    parser.add_argument(
+        "--train-epochs", type=int, default=CE2P_RESNET50.epochs, help="total training epochs (default 16)"
+    )
     parser.add_argument(
         "--train-images", type=int, default=300, help="synthetic training people (default 300)"
     )
@@ -92,11 +81,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def synthetic_people(folder: Path, train: int, val: int, size=(480, 360)) -> Path:
     """A cached synthetic LIP split (photos of people with labels)."""
-    from humanparse.data.synth import generate_dataset
-
-    if not (folder / "val_id.txt").is_file():
-        generate_dataset(layout="lip", out=folder, train=train, val=val, size=size, seed=11)
-    return folder
+    return int8_accuracy.synthetic_people(folder, "lip", train, val, size)
 
 
 def timed_rounds(parsers: Dict[str, Callable[[Path], np.ndarray]], photos: List[Path], rounds: int) -> Dict:
@@ -233,48 +218,16 @@ def speed(args: argparse.Namespace, work: Path) -> List[str]:
     return lines
 
 
-def train(args: argparse.Namespace, data: Path, run: Path) -> Optional[Path]:
-    """Train (or continue training) the accuracy network; returns its best checkpoint."""
-    command = [
-        sys.executable, "-m", "humanparse", "train", ACCURACY_RECIPE, "--data-root", str(data),
-        "--work-dir", str(run), "--epochs", str(args.train_epochs), "--no-progress", "--eval-interval", "5",
-        "--set", *ACCURACY_OVERRIDES, *args.overrides,
-    ]  # fmt: skip
-    if (run / "latest.json").is_file():
-        command.append("--resume")
-    print("training:", " ".join(command), flush=True)
-    subprocess.run(command, check=False)
-    best = run / "best.pth"
-    return best if best.is_file() else None
-
-
 def accuracy(args: argparse.Namespace, work: Path) -> List[str]:
-    from humanparse.configs import get_config
-    from humanparse.deploy.quantize import quantize
-
-    data = synthetic_people(work / "synth", args.train_images, args.val_images, size=(256, 256))
-    checkpoint = train(args, data, work / "train")
-    if checkpoint is None:
-        return ["accuracy: no trained checkpoint yet (training did not reach an evaluation); run again"]
-    config = get_config(ACCURACY_RECIPE).override(ACCURACY_OVERRIDES + args.overrides)
-    calibration = sorted((data / "train_images").glob("*.jpg"))[: args.calib]
-    held_out = sorted((data / "val_images").glob("*.jpg"))
-    lines = [
-        f"\naccuracy: {ACCURACY_RECIPE} trained on synthetic people ({checkpoint}), {len(held_out)} val photos"
-    ]
-    for out in (work / "accuracy" / "int8.xml", work / "accuracy" / "int8.onnx"):
-        report = quantize(
-            config, checkpoint, calibration + held_out, out, num_images=len(calibration), val_root=data
-        )
-        fp32_miou = report.miou["fp32"]
-        met = report.agreement >= AGREEMENT_TARGET and abs(report.miou["int8"] - fp32_miou) <= MIOU_TARGET
-        verdict = "met" if met else "NOT met"
-        # an untrained network predicts near-constant maps: its agreement says nothing
-        if fp32_miou < TRAINED_ENOUGH:
-            verdict = f"not judged: fp32 mIoU below {TRAINED_ENOUGH}, the network is not trained enough"
-        lines += [f"{report.backend}: " + "; ".join(report.lines()[1:]) + f" -> {verdict}"]
-        print(lines[-1], flush=True)
-    return lines
+    return int8_accuracy.measure(
+        CE2P_RESNET50,
+        work,
+        train_images=args.train_images,
+        val_images=args.val_images,
+        calib=args.calib,
+        epochs=args.train_epochs,
+        overrides=args.overrides,
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:

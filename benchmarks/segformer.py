@@ -12,7 +12,14 @@ in its own process, in alternating rounds (ours, theirs, ours, theirs, ...), wit
 Each process reports its wall time (imports, model load and every photo), the time of the photos alone and its
 peak resident memory (ru_maxrss). The speed-up is the reference's median over ours, per phase.
 
+Accuracy (`--accuracy`): int8 on a trained SegFormer. A SegFormer-B0 (ATR's 18 classes, segformer_b2_clothes's
+protocol) is trained from scratch on synthetic people in WORK/train (resumable; --train-epochs caps the total),
+quantized with OpenVINO and ONNX Runtime (calibrated on training photos) and compared with fp32: label pixels
+equal and the validation mIoU of both (`benchlib/int8_accuracy.py`, as `benchmarks/int8.py --accuracy` does for
+CE2P). WORK defaults to humanparse's cache (/benchmarks/segformer) here, so training resumes between runs.
+
   python benchmarks/segformer.py --reference-python .venvs/hf/bin/python --images 8 --rounds 3 --int8
+  OMP_NUM_THREADS=1 python benchmarks/segformer.py --accuracy --skip-speed --threads 1
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
+from benchlib.int8_accuracy import SEGFORMER_B0
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +94,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--int8", action="store_true", help="also quantize (OpenVINO) and time the int8 file")
-    parser.add_argument("--work", help="a folder kept between runs (default: a temporary one)")
+    parser.add_argument(
+        "--work", help="a folder kept between runs (default: a temporary one; --accuracy: humanparse's cache)"
+    )
+    parser.add_argument("--skip-speed", action="store_true", help="only the accuracy part")
+    parser.add_argument(
+        "--accuracy", action="store_true", help="train a B0 (resumable), measure int8 accuracy"
+    )
+    parser.add_argument("--train-epochs", type=int, default=SEGFORMER_B0.epochs, help="total training epochs")
+    parser.add_argument(
+        "--train-images", type=int, default=300, help="synthetic training people (default 300)"
+    )
+    parser.add_argument("--val-images", type=int, default=40, help="synthetic validation people (default 40)")
+    parser.add_argument("--calib", type=int, default=8, help="calibration photos (default 8)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe overrides of the accuracy network after the benchmark's own (B0, 224x224, AdamW 1e-3)",
+    )
     return parser.parse_args(argv)
 
 
@@ -143,8 +171,34 @@ def _median(rows: List[Dict[str, float]], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
 
+def accuracy(args: argparse.Namespace) -> List[str]:
+    """int8 against fp32 on a SegFormer-B0 trained here (see the module docstring)."""
+    import torch
+    from benchlib.int8_accuracy import measure
+    from benchlib.machine import print_machine
+
+    from humanparse.zoo.cache import cache_root
+
+    torch.set_num_threads(args.threads)
+    print_machine()  # the CPU beside the figures
+    work = Path(args.work) if args.work else cache_root() / "benchmarks" / "segformer"
+    return measure(
+        SEGFORMER_B0,
+        work,
+        train_images=args.train_images,
+        val_images=args.val_images,
+        calib=args.calib,
+        epochs=args.train_epochs,
+        overrides=args.overrides,
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.accuracy:
+        print("\n".join(accuracy(args)))
+        if args.skip_speed:
+            return 0
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="humanparse-segformer-bench-"))
     model, photos = work / "fashn_b4_random", work / "photos"
     if not (model / "config.json").is_file():

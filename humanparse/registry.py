@@ -76,12 +76,14 @@ class Registry(Generic[T]):
 class Architecture:
     """A network family: `build(config) -> nn.Module`, the converter of its reference checkpoints and, for
     checkpoints that describe their network (a Hugging Face folder's config.json), `configure(config, described,
-    path) -> config`, which sizes the recipe's network as the file says."""
+    path) -> config`, which sizes the recipe's network as the file says. `imagenet(backbone, path) -> report`
+    loads the family's ImageNet encoder files (`model.pretrained`); None: the ResNet layouts of `conversions`."""
 
     name: str
     build: Callable[[Any], Any]
     converter: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
     configure: Optional[Callable[[Any, Dict[str, Any], str], Any]] = None
+    imagenet: Optional[Callable[[Any, Any], Any]] = None
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", "humanparse.models")
@@ -92,12 +94,16 @@ LOSSES: Registry[Callable[[Any], Any]] = Registry("loss", "humanparse.losses")
 
 
 def register_arch(
-    name: str, *, converter: Optional[Callable] = None, configure: Optional[Callable] = None
+    name: str,
+    *,
+    converter: Optional[Callable] = None,
+    configure: Optional[Callable] = None,
+    imagenet: Optional[Callable] = None,
 ) -> Callable:
     """Decorator of a network module's `build(config)`: `ModelConfig.arch == name` builds with it."""
 
     def decorate(build: Callable) -> Callable:
-        ARCHITECTURES.add(name, Architecture(name, build, converter, configure))
+        ARCHITECTURES.add(name, Architecture(name, build, converter, configure, imagenet))
         return build
 
     return decorate

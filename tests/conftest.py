@@ -21,6 +21,8 @@ def _private_model_cache(tmp_path_factory, monkeypatch):
     # a measured kernel choice depends on timing, so outputs could vary between runs; the tests pin oneDNN
     # (the choice itself is tested in tests/models/test_kernel_choice.py, which clears this)
     monkeypatch.setenv("HUMANPARSE_KERNELS", "onednn")
+    # the licence notice is shown once per process: each test starts with none shown
+    monkeypatch.setattr("humanparse.zoo.licences._noticed", set())
 
 
 class _SignalStack(ctypes.Structure):

@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import get_config, list_configs
-    from humanparse.configs.licences import weights_licence
     from humanparse.errors import ConfigError
+    from humanparse.zoo.licences import weights_licence
 
     if args.action == "show":
         if not args.name:
@@ -32,12 +32,13 @@ def run(args: argparse.Namespace) -> int:
     for name in list_configs():
         config = get_config(name)
         miou = config.published.get("miou")
+        licence = weights_licence(name)
         rows.append(
             (
                 name,
                 f"{miou:.2f}" if miou else "-",
                 config.published.get("protocol", ""),
-                weights_licence(config),
+                licence.short if licence else "-",
             )
         )
     width = max(len(r[0]) for r in rows)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from humanparse.configs import Config
-from humanparse.configs.licences import notify_licence
 from humanparse.errors import ConfigError
 from humanparse.inference.metadata import config_from_model_file
 from humanparse.inference.predictor import Predictor, resolve_config
 from humanparse.inference.runtimes import Device, Forward, ModelSpec, Network, backends, build_network
-from humanparse.zoo import resolve_weights
+from humanparse.zoo import notify_licence, resolve_weights
 
 BACKENDS = backends()
 
@@ -83,5 +82,7 @@ def create_predictor(
     spec = dataclasses.replace(resolve_model(config, weights, backend), kernels=kernels)
     network = build_network(spec, backend, device, precision)
     assert spec.config is not None  # resolve_model gives one
-    notify_licence(spec.config)  # non-commercial weights (model files too): their licence, once per process
+    notify_licence(
+        spec.config.name
+    )  # weights not cleared for commercial use (model files too): once per process
     return Predictor(spec.config, network=network, scales=scales, flip=flip)

@@ -16,7 +16,8 @@ def build_model(config: Union[str, Config]) -> nn.Module:
     """Build the network of a named config (see `humanparse configs`) or of a Config object.
 
     The returned module carries the full config as `model.config`; `config.model.pretrained` (a local ImageNet
-    file) is loaded into its backbone, strictly. A model value the network does not support is a ConfigError.
+    file) is loaded into its backbone, strictly, by the family's own loader (`register_arch(imagenet=)`) or the
+    ResNet one. A model value the network does not support is a ConfigError.
     """
     if isinstance(config, str):
         config = load_config(config)
@@ -26,10 +27,12 @@ def build_model(config: Union[str, Config]) -> nn.Module:
         raise ConfigError(f"model.num_classes must be at least 1, got {model_config.num_classes}")
     if not model_config.width > 0:
         raise ConfigError(f"model.width must be positive, got {model_config.width}")
-    model = ARCHITECTURES.get(model_config.arch).build(config)
+    architecture = ARCHITECTURES.get(model_config.arch)
+    model = architecture.build(config)
     model.config = config
     if model_config.pretrained:
-        load_imagenet_backbone(model.backbone, model_config.pretrained)
+        load_imagenet = architecture.imagenet or load_imagenet_backbone
+        load_imagenet(model.backbone, model_config.pretrained)
     return model
 
 

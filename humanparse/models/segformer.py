@@ -12,6 +12,9 @@ whose published checkpoints (a `save_pretrained` folder: `config.json` + `model.
 
 Every LayerNorm uses eps 1e-5, as transformers builds them (its config's `layer_norm_eps` is not used).
 The model gives ``{"seg": logits}`` at 1/4 of the input size, never upsampled.
+
+Fine-tuning starts from an ImageNet MiT encoder (`model.pretrained`, as mmsegmentation's SegFormer configs do):
+NVlabs' `mit_bN.pth` or a Hugging Face `nvidia/mit-bN` folder, loaded into the encoder by `load_imagenet_encoder`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from torch import nn
 from humanparse.configs import Config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models.builder import require
+from humanparse.models.checkpoint_io import abbreviate, read_checkpoint, unwrap
+from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import register_arch
 
 # MiT variants of the paper (Table 6) with the decoder width NVlabs pairs them with (256 for B0/B1, 768 above)
@@ -393,7 +398,109 @@ def configure_from_hf(config: Config, hf_config: Mapping[str, Any], path: str) -
     return dataclasses.replace(config, model=model)
 
 
-@register_arch("segformer", converter=convert_checkpoint, configure=configure_from_hf)
+# ------------------------------------------------------------------------------- ImageNet MiT encoders
+# NVlabs' mit_bN.pth (mix_transformer.py's names: patch_embed1, block1.0, norm1, head), -> ours (stages from 0)
+_NVLABS_RULES = [
+    (re.compile(r"^patch_embed(\d+)\."), lambda m: f"patch_embeds.{int(m.group(1)) - 1}."),
+    (re.compile(r"^block(\d+)\."), lambda m: f"blocks.{int(m.group(1)) - 1}."),
+    (re.compile(r"^norm(\d+)\."), lambda m: f"norms.{int(m.group(1)) - 1}."),
+    (re.compile(r"\.attn\.q\."), lambda m: ".attn.query."),
+    (re.compile(r"\.mlp\.dwconv\.dwconv\."), lambda m: ".mlp.dwconv."),
+]
+# the classification head of an ImageNet file (NVlabs `head`, Hugging Face `classifier`), or a whole segmentation
+# model's decode head: not the encoder's, so not loaded
+_NOT_ENCODER = ("head.", "classifier.", "decode_head.")
+
+
+def _from_nvlabs(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    converted = {}
+    for key, value in state.items():
+        for pattern, replacement in _NVLABS_RULES:
+            key = pattern.sub(replacement, key)
+        if ".attn.kv." in key:  # NVlabs: keys and values in one Linear, keys in its first rows
+            half = value.shape[0] // 2
+            converted[key.replace(".attn.kv.", ".attn.key.")] = value[:half]
+            converted[key.replace(".attn.kv.", ".attn.value.")] = value[half:]
+        else:
+            converted[key] = value
+    return converted
+
+
+def convert_imagenet_encoder(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """An ImageNet MiT file's state dict to our encoder's keys (`MixTransformer`, no `backbone.` prefix).
+
+    Layouts: NVlabs `mit_bN.pth` (`patch_embed1.proj.weight`, `block1.0.attn.kv.weight`, ...), the same under
+    `backbone.` (NVlabs' segmentation checkpoints), and Hugging Face's `segformer.encoder.*` (`nvidia/mit-bN`).
+    The classification or decode head is dropped; anything unrecognised is kept, for the shape check to name.
+    """
+    hugging_face = any(key.startswith(("segformer.encoder.", "segformer.stages.")) for key in state)
+    if hugging_face:
+        state = {
+            key[len("backbone.") :] if key.startswith("backbone.") else key: value
+            for key, value in convert_checkpoint(state).items()
+        }
+    elif state and all(key.startswith("backbone.") or key.startswith(_NOT_ENCODER) for key in state):
+        state = {
+            key[len("backbone.") :] if key.startswith("backbone.") else key: v for key, v in state.items()
+        }
+    state = {key: value for key, value in state.items() if not key.startswith(_NOT_ENCODER)}
+    return state if hugging_face else _from_nvlabs(state)
+
+
+def _encoder_sizes(state: Mapping[str, torch.Tensor]) -> str:
+    """ "depths [2, 2, 2, 2], widths [32, 64, 160, 256] (MiT-B0)" of an encoder state dict in our keys."""
+    widths, depths = [], []
+    stage = 0
+    while f"patch_embeds.{stage}.proj.weight" in state:
+        widths.append(int(state[f"patch_embeds.{stage}.proj.weight"].shape[0]))
+        blocks = {key.split(".")[2] for key in state if key.startswith(f"blocks.{stage}.")}
+        depths.append(len(blocks))
+        stage += 1
+    if not widths:
+        return "no MiT patch embeddings"
+    variant = next(
+        (
+            name
+            for name, values in MIT_VARIANTS.items()
+            if list(values["depths"]) == depths and list(values["hidden_sizes"]) == widths
+        ),
+        None,
+    )
+    return f"depths {depths}, widths {widths}" + (f" (MiT-{variant.upper()})" if variant else "")
+
+
+def load_imagenet_encoder(backbone: nn.Module, path: Any) -> LoadReport:
+    """An ImageNet MiT file or folder (`convert_imagenet_encoder`'s layouts) into `backbone`, strictly; read with
+    weights_only=True. An encoder of another size (B2 for a B0 network) is one CheckpointError line naming both."""
+    state, fmt = unwrap(read_checkpoint(path), str(path))
+    state = convert_imagenet_encoder(state)
+    expected = backbone.state_dict()
+    missing, unexpected, mismatched = compare_shapes(shapes(expected), shapes(state))
+    report = LoadReport(str(path), f"imagenet MiT ({fmt})", 0, missing, unexpected, mismatched)
+    if not report.ok:
+        given, ours = _encoder_sizes(state), _encoder_sizes(expected)
+        if "patch_embeds.0.proj.weight" not in state:
+            problem = f"it holds no MiT encoder (keys: {abbreviate(sorted(state))})"
+        elif given != ours:
+            problem = (
+                f"its MiT encoder ({given}) is not this network's ({ours}); give the file of the network's "
+                "variant, or set model.arch_options.variant to the file's"
+            )
+        else:
+            first = (mismatched or missing or unexpected)[0]
+            problem = (
+                f"its MiT encoder does not fit ({len(missing)} missing, {len(unexpected)} unexpected, "
+                f"{len(mismatched)} of another shape; first: {first})"
+            )
+        raise CheckpointError(f"{path}: not an ImageNet encoder for this SegFormer: {problem}")
+    backbone.load_state_dict(state)
+    report.converted = len(state)
+    return report
+
+
+@register_arch(
+    "segformer", converter=convert_checkpoint, configure=configure_from_hf, imagenet=load_imagenet_encoder
+)
 def build(config: Config) -> SegFormer:
     """SegFormer for `config.model` (`arch_options`: a MiT `variant` and/or SegformerConfig keys; `width` and
     `stage_blocks` scale it down)."""

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from humanparse.configs import Config, list_configs, load_config
-from humanparse.configs.licences import notify_licence
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import (
@@ -31,7 +30,7 @@ from humanparse.models.checkpoint_io import (
 )
 from humanparse.models.conversions import LoadReport, compare_shapes, shapes
 from humanparse.registry import ARCHITECTURES
-from humanparse.zoo import resolve_weights
+from humanparse.zoo import notify_licence, resolve_weights
 
 Converter = Callable[[StateDict], StateDict]
 
@@ -185,7 +184,7 @@ def load_for_inference_with_report(
         config = load_config(str(config))
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, pretrained=""))
     config = describe_network(config, weights)
-    notify_licence(config)  # non-commercial weights: their licence, once per process
+    notify_licence(config.name)  # weights not cleared for commercial use: their licence, once per process
     model = build_uninitialised(config)
     report = load_weights(model, weights)
     broken = non_finite_entries(model.state_dict())

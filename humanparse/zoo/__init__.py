@@ -1,5 +1,6 @@
 """The model zoo: published weights by name, their sources, sizes, hashes and licences (table.py), the cache
-(cache.py), verified downloads (fetch.py, download.py) and the resolution of a weights argument (resolve.py).
+(cache.py), verified downloads (fetch.py, download.py), the resolution of a weights argument (resolve.py) and the
+one licence notice (licences.py).
 
 Imports no torch: `humanparse models` and `humanparse download` stay quick, and every layer may use it.
 """
@@ -10,6 +11,7 @@ from typing import Optional, Union
 from humanparse.errors import ConfigError
 from humanparse.zoo.cache import models_dir
 from humanparse.zoo.download import download_entry
+from humanparse.zoo.licences import notify_licence, weights_licence
 from humanparse.zoo.resolve import default_weights, resolve, resolve_weights
 from humanparse.zoo.table import ZOO, ZooEntry, ZooFile, get_entry, zoo_names
 
@@ -22,8 +24,10 @@ __all__ = [
     "download_weights",
     "get_entry",
     "models_dir",
+    "notify_licence",
     "resolve",
     "resolve_weights",
+    "weights_licence",
     "zoo_names",
 ]
 

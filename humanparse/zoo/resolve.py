@@ -9,18 +9,15 @@ that are not free for commercial use is printed the first time they are used.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Set, Union
+from typing import Union
 
 from humanparse.errors import CheckpointError
 from humanparse.suggest import did_you_mean
 from humanparse.zoo import cache
 from humanparse.zoo.download import human_size, manual_steps
+from humanparse.zoo.licences import notify_licence
 from humanparse.zoo.table import ZooEntry, ZooFile, entry_of_file, get_entry, zoo_names
-
-NOTICES = ".licence-shown"
-_shown: Set[str] = set()
 
 
 def _looks_like_name(text: str) -> bool:
@@ -65,7 +62,7 @@ def resolve(name: str) -> Path:
     folder = cache.models_dir()
     for file in entry.files:
         _check_cached(entry, file, folder)
-    licence_notice(entry)
+    notify_licence(entry.name)
     return folder / entry.path_name
 
 
@@ -95,27 +92,6 @@ def _check_cached(entry: ZooEntry, file: ZooFile, folder: Path) -> None:
         f"the weights of {entry.name} are not downloaded yet: run `{command}`{resume} "
         f"({human_size(entry.size)}; `humanparse models` lists sources and licences)"
     )
-
-
-def licence_notice(entry: ZooEntry) -> None:
-    """Print the licence of weights not cleared for commercial use, once per cache (and once per process)."""
-    if entry.licence.commercial == "yes" or entry.name in _shown:
-        return
-    _shown.add(entry.name)
-    marker = cache.models_dir() / NOTICES / entry.name
-    if marker.exists():
-        return
-    note = f" ({entry.licence.note})" if entry.licence.note else ""
-    print(
-        f"note: the weights of {entry.name} are under: {entry.licence.name}{note}; commercial use: "
-        f"{entry.licence.commercial}. Shown once; `humanparse models` lists every licence.",
-        file=sys.stderr,
-    )
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    except OSError:  # a read-only shared cache: shown once per process instead
-        pass
 
 
 def default_weights(config_name: str) -> str:

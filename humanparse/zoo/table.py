@@ -77,6 +77,7 @@ class Licence:
     short: str  # for tables
     commercial: str  # "yes", "no" or "unknown"
     note: str = ""
+    url: str = ""  # the licence text, where one is published
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ SEGFORMER_LICENCE = Licence(
     "NVIDIA Source Code License for SegFormer (non-commercial); FASHN states its weights inherit it",
     "NVIDIA SegFormer",
     "no",
+    url="https://github.com/NVlabs/SegFormer/blob/master/LICENSE",
 )
 B2_CLOTHES_LICENCE = Licence(
     "MIT according to its model card",

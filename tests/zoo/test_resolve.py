@@ -34,11 +34,11 @@ def tiny_in_the_zoo(monkeypatch):
     return model, path
 
 
-def test_predictor_with_a_recipe_name_alone_uses_its_zoo_weights(tiny_in_the_zoo, capsys):
+def test_predictor_with_a_recipe_name_alone_uses_its_zoo_weights(tiny_in_the_zoo, caplog):
     model, path = tiny_in_the_zoo
     predictor = humanparse.Predictor(TINY, optimize=False)  # no checkpoint: the zoo entry of its name
     assert predictor.tta.source == TINY
-    assert "weights of ce2p_tiny_synthetic are under: CC BY-NC" in capsys.readouterr().err
+    assert "weights of ce2p_tiny_synthetic are under: CC BY-NC" in caplog.text
     for name, value in model.state_dict().items():
         if name.endswith("conv1.weight"):
             assert torch.equal(predictor.model.state_dict()[name], value)

@@ -29,7 +29,6 @@ def cdgnet_lip() -> Config:
             "source": "tjpulkl/CDGNet README",
             "miou": 60.30,
             "protocol": "scales 0.75/1/1.25 + flip",
-            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )

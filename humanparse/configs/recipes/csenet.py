@@ -36,7 +36,6 @@ def csenet_lip() -> Config:
             "source": "tjpulkl/BSSGNet README",
             "miou": 61.27,
             "protocol": "scales 0.75/1/1.25 + flip",
-            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )

@@ -23,7 +23,6 @@ def ce2p_official_lip() -> Config:
             "source": "liutinglt/CE2P README",
             "miou": 53.88,
             "protocol": "single scale, no flip, 384x384",
-            "licence": "none stated",
             "imagenet_url": IMAGENET_DEEP_STEM,
         },
     )
@@ -61,7 +60,6 @@ def schp(key: str) -> Config:
             "source": "GoGoDuck912/Self-Correction-Human-Parsing README",
             "miou": miou,
             "protocol": "single scale",
-            "licence": "none stated",
         },
     )
 

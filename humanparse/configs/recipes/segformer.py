@@ -1,7 +1,7 @@
 """SegFormer parsers as try-on pipelines run them: FASHN's human parser (MiT-B4) and segformer_b2_clothes (MiT-B2).
 
 Both load the Hugging Face model folder as published (`humanparse predict fashn_segformer_b4 MODEL_DIR ...`);
-its config.json sizes the network. Their weights are under NVIDIA's SegFormer licence (non-commercial).
+its config.json sizes the network. Their weights' licences are in the zoo table (`humanparse models`).
 """
 
 from __future__ import annotations
@@ -9,16 +9,12 @@ from __future__ import annotations
 from humanparse.configs.schema import Config, DataConfig, EvalConfig, ModelConfig, TrainConfig
 from humanparse.registry import register_recipe
 
-# the weights' terms (humanparse's code stays under its own licence); `commercial_use: False` prints them once
-NVIDIA_SEGFORMER_LICENCE = {
-    "licence": "NVIDIA SegFormer licence (non-commercial)",
-    "licence_url": "https://github.com/NVlabs/SegFormer/blob/master/LICENSE",
-    "commercial_use": False,
-}
-
 
 def segformer_model(variant: str, num_classes: int, input_size) -> ModelConfig:
-    """A MiT `variant` ("b0".."b5") with its decoder width; a model folder's config.json replaces these sizes."""
+    """A MiT `variant` ("b0".."b5") with its decoder width; a model folder's config.json replaces these sizes.
+
+    Fine-tuning starts from the ImageNet encoder of the same variant with `--set model.pretrained=PATH`: NVlabs'
+    `mit_bN.pth` or a Hugging Face `nvidia/mit-bN` folder (`models.segformer.load_imagenet_encoder`)."""
     return ModelConfig(
         arch="segformer",
         num_classes=num_classes,
@@ -79,7 +75,6 @@ def fashn_segformer_b4() -> Config:
         published={
             "source": "fashn-ai/fashn-human-parser (Hugging Face), fashn-human-parser 0.1.1 (PyPI)",
             "protocol": "FashnHumanParser.predict (INTER_AREA 384x576)",
-            **NVIDIA_SEGFORMER_LICENCE,
         },
     )
 
@@ -99,7 +94,5 @@ def segformer_b2_clothes() -> Config:
         published={
             "source": "mattmdjaga/segformer_b2_clothes (Hugging Face model card)",
             "protocol": "model card (PIL bilinear 512x512)",
-            # the card says MIT; the network starts from NVIDIA's MiT-B2, whose licence is non-commercial
-            **NVIDIA_SEGFORMER_LICENCE,
         },
     )

@@ -61,7 +61,6 @@ def ce2p_sssegmentation(dataset: str, depth: int, output_stride: int) -> Config:
             "miou": _PUBLISHED_MIOU[(dataset, depth, output_stride)],
             "protocol": "single scale, no flip",
             "imagenet_url": IMAGENET_V1C[depth],
-            "licence": "Apache-2.0 (as SSSegmentation)",
         },
     )
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -92,11 +91,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def synthetic_people(folder: Path, train: int, val: int, size=(480, 360)) -> Path:
     """A cached synthetic LIP split (photos of people with labels)."""
-    from humanparse.data.synth import generate_dataset
+    from benchlib.training import synthetic_split
 
-    if not (folder / "val_id.txt").is_file():
-        generate_dataset(layout="lip", out=folder, train=train, val=val, size=size, seed=11)
-    return folder
+    return synthetic_split(folder, "lip", train, val, size, seed=11)
 
 
 def timed_rounds(parsers: Dict[str, Callable[[Path], np.ndarray]], photos: List[Path], rounds: int) -> Dict:
@@ -235,17 +232,9 @@ def speed(args: argparse.Namespace, work: Path) -> List[str]:
 
 def train(args: argparse.Namespace, data: Path, run: Path) -> Optional[Path]:
     """Train (or continue training) the accuracy network; returns its best checkpoint."""
-    command = [
-        sys.executable, "-m", "humanparse", "train", ACCURACY_RECIPE, "--data-root", str(data),
-        "--work-dir", str(run), "--epochs", str(args.train_epochs), "--no-progress", "--eval-interval", "5",
-        "--set", *ACCURACY_OVERRIDES, *args.overrides,
-    ]  # fmt: skip
-    if (run / "latest.json").is_file():
-        command.append("--resume")
-    print("training:", " ".join(command), flush=True)
-    subprocess.run(command, check=False)
-    best = run / "best.pth"
-    return best if best.is_file() else None
+    from benchlib.training import train_recipe
+
+    return train_recipe(ACCURACY_RECIPE, data, run, args.train_epochs, ACCURACY_OVERRIDES + args.overrides)
 
 
 def accuracy(args: argparse.Namespace, work: Path) -> List[str]:

@@ -56,18 +56,25 @@ def synthetic_photos(
     folder: Path, count: int, seed: int, size: Tuple[int, int] = (640, 480), layout: str = "atr"
 ) -> List[Path]:
     """`count` cached synthetic photos of people (JPEG, `size` as (H, W)) without labels, seeded by (`seed`,
-    index): a seed no `synthetic_split` uses gives photos no network was trained on."""
+    index): a seed no `synthetic_split` uses gives photos no network was trained on. Beside each photo
+    `<stem>_keypoints.json` holds its person's arm points in OpenPose's format (photo pixels, confidence)."""
+    import json
+
     import cv2
     import numpy as np
 
-    from humanparse.data.synth import render_sample
+    from humanparse.data.synth import render_person
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
         path = folder / f"p{index:03d}.jpg"
-        if not path.is_file():
-            image, _ = render_sample(layout, size, np.random.default_rng([seed, index]))
+        keypoints = path.with_name(f"{path.stem}_keypoints.json")
+        if not path.is_file() or not keypoints.is_file():
+            image, _, points = render_person(layout, size, np.random.default_rng([seed, index]))
             cv2.imwrite(str(path), image)
+            confidence = points.any(axis=1).astype(float)[:, None]
+            rows = np.concatenate([points, confidence], axis=1).reshape(-1).tolist()
+            keypoints.write_text(json.dumps({"people": [{"pose_keypoints_2d": rows}]}), encoding="utf-8")
         paths.append(path)
     return paths

@@ -7,7 +7,8 @@ block per stage), are trained on synthetic people (`humanparse synth --layout at
 photos are 384x512 (the parsing picture) and training takes 256x256 crops of them resized to the network's size
 (ATR 512, LIP 473, as in the letterbox of the affine test protocol). Each network is exported with OOTDiffusion's
 ONNX interface, quantized by `humanparse quantize` (OpenVINO int8) on synthetic people kept out of the evaluation,
-and the try-on outputs of fp32 and int8 are compared on other synthetic photos, for every category and model type.
+and the try-on outputs of fp32 and int8 are compared on other synthetic photos, for every category and model type,
+pose-free and with the arm keypoints each synthetic person is drawn with.
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def _equal(a: np.ndarray, b: np.ndarray) -> Tuple[int, int]:
 
 def tryon_agreement(files: Dict[str, Path], int8: Dict[str, Path], photos: List[Path]) -> Dict[str, float]:
     """Share of equal pixels between the fp32 and int8 try-on outputs: "parse", and the mask of every
-    "category/model_type" (pose-free: synthetic people come without keypoints)."""
+    "category/model_type/pose-free" and ".../keypoints" (the arm points drawn with each synthetic person)."""
     from humanparse.tryon import OotdProtocol, build_tryon_predictor
+    from humanparse.tryon.keypoints import photo_size, read_keypoints
     from humanparse.tryon.protocols.ootd import CATEGORIES, MODEL_TYPES, tryon_inputs
     from humanparse.tryon.runner import read_photo
 
@@ -115,10 +117,14 @@ def tryon_agreement(files: Dict[str, Path], int8: Dict[str, Path], photos: List[
         picture = read_photo(str(photo))
         parsed = [p.predict_samples([p.transform(picture)])[0][0] for p in predictors]
         add("parse", _equal(parsed[0].parse, parsed[1].parse))
+        points = read_keypoints(photo.with_name(f"{photo.stem}_keypoints.json"), photo_size(photo))
         for category in CATEGORIES:
             for model_type in MODEL_TYPES:
-                masks = [tryon_inputs(p.parse, p.photo, None, category, model_type).mask for p in parsed]
-                add(f"{category}/{model_type}", _equal(*masks))
+                for mode, keypoints in (("pose-free", None), ("keypoints", points)):
+                    masks = [
+                        tryon_inputs(p.parse, p.photo, keypoints, category, model_type).mask for p in parsed
+                    ]
+                    add(f"{category}/{model_type}/{mode}", _equal(*masks))
     return {name: equal / total for name, (equal, total) in counts.items()}
 
 
@@ -143,6 +149,6 @@ def measure(work: Path, epochs: int, photos: int, calibration: int) -> Tuple[Lis
         )
         print(lines[-1], flush=True)
     shares = tryon_agreement(files, int8, evaluation)
-    lines.append(f"int8 against fp32 on {len(evaluation)} other synthetic photos, pose-free:")
+    lines.append(f"int8 against fp32 on {len(evaluation)} other synthetic photos (masks at 768x1024):")
     lines += [f"  {name}: {100 * share:.2f}% of pixels equal" for name, share in shares.items()]
     return lines, shares

@@ -13,7 +13,7 @@ in an order that alternates between rounds; the figure is the median over rounds
 With --agreement, int8 mask agreement with fp32 is measured on the fixture networks (tests/fixtures/tryon: small
 SCHP networks whose last layer was fitted, i.e. structured outputs but not a trained network): a proxy.
 With --accuracy, the issue's measure: two SCHP networks scaled down (width 1/4, one block per stage) are trained
-on synthetic people in WORK (resumable: run again to continue; about 20 minutes each at 1 thread), quantized like
+on synthetic people in WORK (resumable: run again to continue; about 10 CPU minutes each at 1 thread), quantized like
 the speed part's, and fp32 and int8 try-on outputs are compared for every category and model type (see
 benchlib/tryon_accuracy.py).
 
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchlib.training import synthetic_photos  # noqa: E402
+from benchlib.tryon_accuracy import tryon_agreement  # noqa: E402
 
 FP32_TARGET = 1.3
 INT8_TARGET = 3.0
@@ -186,7 +187,6 @@ def mask_agreement(work: Path, photos: List[Path]) -> float:
     import tryon_network as tn
 
     from humanparse.deploy.quantize import quantize_model_file
-    from humanparse.tryon import OotdProtocol, build_tryon_predictor
 
     heads = np.load(tn.FIXTURES / "heads.npz")
     files, int8 = {}, {}
@@ -197,14 +197,7 @@ def mask_agreement(work: Path, photos: List[Path]) -> float:
         )
         int8[kind] = work / f"fixture_{kind}_int8.xml"
         quantize_model_file(files[kind], calibration, int8[kind], num_images=20)
-    fp32_tryon = build_tryon_predictor(OotdProtocol(), files)
-    int8_tryon = build_tryon_predictor(OotdProtocol(), int8)
-    equal = total = 0
-    for photo in photos:
-        a = np.asarray(fp32_tryon(photo)["_mask.png"])
-        b = np.asarray(int8_tryon(photo)["_mask.png"])
-        equal, total = equal + int((a == b).sum()), total + a.size
-    return equal / total
+    return tryon_agreement(files, int8, photos)["upper_body/hd/pose-free"]
 
 
 def main() -> int:

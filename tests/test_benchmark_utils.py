@@ -168,6 +168,10 @@ def test_synthetic_splits_are_cached_and_photos_split_by_name(tmp_path):
     assert (root / "train_id.txt").stat().st_mtime_ns == written
     photos = synthetic_photos(tmp_path / "photos", 2, seed=7, size=(48, 36))
     assert [p.name for p in photos] == ["p000.jpg", "p001.jpg"]
+    from humanparse.tryon.keypoints import read_keypoints
+
+    points = read_keypoints(tmp_path / "photos" / "p000_keypoints.json", (36, 48))  # OpenPose, photo pixels
+    assert points.shape == (18, 2) and points[2:8].any() and not points[8:].any()
 
 
 def test_tryon_accuracy_networks_keep_the_tryon_layout_at_the_tryon_scale():

@@ -11,9 +11,14 @@ The networks are humanparse's full-size schp_resnet101_atr / _lip with seeded ra
 OOTDiffusion's ONNX interface (speed does not depend on the weights). Implementations take turns photo by photo,
 in an order that alternates between rounds; the figure is the median over rounds of the mean time per photo.
 With --agreement, int8 mask agreement with fp32 is measured on the fixture networks (tests/fixtures/tryon: small
-SCHP networks whose last layer was fitted, i.e. structured outputs but not a trained full-size network).
+SCHP networks whose last layer was fitted, i.e. structured outputs but not a trained network): a proxy.
+With --accuracy, the issue's measure: two SCHP networks scaled down (width 1/4, one block per stage) are trained
+on synthetic people in WORK (resumable: run again to continue; about 10 CPU minutes each at 1 thread), quantized like
+the speed part's, and fp32 and int8 try-on outputs are compared for every category and model type (see
+benchlib/tryon_accuracy.py).
 
   nice -n 10 python benchmarks/tryon.py --reference /tmp/tryon_ref/OOTDiffusion --threads 2
+  OMP_NUM_THREADS=1 python benchmarks/tryon.py --skip-speed --accuracy --threads 1
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchlib.training import synthetic_photos  # noqa: E402
+from benchlib.tryon_accuracy import tryon_agreement  # noqa: E402
 
 FP32_TARGET = 1.3
 INT8_TARGET = 3.0
@@ -44,14 +53,34 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reference", required=True, help="scratch copy of levihsu/OOTDiffusion")
+    parser.add_argument(
+        "--reference", help="scratch copy of levihsu/OOTDiffusion (needed for the speed part)"
+    )
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/humanparse/benchmarks/tryon"))
+    parser.add_argument("--skip-speed", action="store_true", help="only --agreement / --accuracy")
     parser.add_argument("--photos", type=int, default=3, help="timed photos per round (default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for every implementation")
     parser.add_argument("--skip-int8", action="store_true")
-    parser.add_argument("--agreement", action="store_true", help="also int8 vs fp32 mask agreement")
-    return parser.parse_args()
+    parser.add_argument(
+        "--agreement", action="store_true", help="also int8 vs fp32 mask agreement on the fixture networks"
+    )
+    parser.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="train two small SCHP networks (resumable), int8 vs fp32 outputs",
+    )
+    parser.add_argument(
+        "--train-epochs", type=int, default=None, help="--accuracy: total epochs (default 15)"
+    )
+    parser.add_argument(
+        "--eval-photos", type=int, default=12, help="--accuracy: compared photos (default 12)"
+    )
+    parser.add_argument("--calib", type=int, default=20, help="--accuracy: calibration photos (default 20)")
+    args = parser.parse_args()
+    if not args.skip_speed and not args.reference:
+        parser.error("--reference is needed for the speed part (or give --skip-speed)")
+    return args
 
 
 def _stand_in_torchvision() -> None:
@@ -129,22 +158,6 @@ def make_networks(work: Path) -> Dict[str, Path]:
     return files
 
 
-def synthetic_photos(folder: Path, count: int, seed: int) -> List[Path]:
-    import cv2
-
-    from humanparse.data.synth import render_sample
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index in range(count):
-        path = folder / f"p{index:03d}.jpg"
-        if not path.is_file():
-            image, _ = render_sample("atr", (640, 480), np.random.default_rng([seed, index]))
-            cv2.imwrite(str(path), image)
-        paths.append(path)
-    return paths
-
-
 def time_rounds(
     implementations: Dict[str, Callable[[Path], object]], photos: List[Path], rounds: int
 ) -> Dict:
@@ -174,7 +187,6 @@ def mask_agreement(work: Path, photos: List[Path]) -> float:
     import tryon_network as tn
 
     from humanparse.deploy.quantize import quantize_model_file
-    from humanparse.tryon import OotdProtocol, build_tryon_predictor
 
     heads = np.load(tn.FIXTURES / "heads.npz")
     files, int8 = {}, {}
@@ -185,14 +197,7 @@ def mask_agreement(work: Path, photos: List[Path]) -> float:
         )
         int8[kind] = work / f"fixture_{kind}_int8.xml"
         quantize_model_file(files[kind], calibration, int8[kind], num_images=20)
-    fp32_tryon = build_tryon_predictor(OotdProtocol(), files)
-    int8_tryon = build_tryon_predictor(OotdProtocol(), int8)
-    equal = total = 0
-    for photo in photos:
-        a = np.asarray(fp32_tryon(photo)["_mask.png"])
-        b = np.asarray(int8_tryon(photo)["_mask.png"])
-        equal, total = equal + int((a == b).sum()), total + a.size
-    return equal / total
+    return tryon_agreement(files, int8, photos)["upper_body/hd/pose-free"]
 
 
 def main() -> int:
@@ -200,6 +205,30 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    from benchlib.machine import print_machine
+
+    print_machine()  # the CPU, its flags, threads and versions beside every figure
+    if not args.skip_speed:
+        speed(args, work)
+    if args.agreement:
+        photos = synthetic_photos(work / "photos", args.photos, 1)
+        share = mask_agreement(work, photos)
+        print(f"int8 vs fp32 mask pixels equal (fixture networks, a proxy): {100 * share:.2f}% "
+              f"({'PASS' if share >= AGREEMENT_TARGET else 'MISS'} {100 * AGREEMENT_TARGET:.0f}%)")  # fmt: skip
+    if args.accuracy:
+        from benchlib import tryon_accuracy
+
+        epochs = args.train_epochs or tryon_accuracy.EPOCHS
+        lines, shares = tryon_accuracy.measure(work / "trained", epochs, args.eval_photos, args.calib)
+        worst = min(share for name, share in shares.items() if name != "parse")
+        verdict = "PASS" if worst >= AGREEMENT_TARGET else "MISS"
+        lines.append(f"worst mask agreement {100 * worst:.2f}% ({verdict} {100 * AGREEMENT_TARGET:.0f}%)")
+        print("\n".join(lines))
+    return 0
+
+
+def speed(args: argparse.Namespace, work: Path) -> None:
+    """fp32 and int8 `humanparse tryon` against OOTDiffusion's chain, in alternating rounds."""
     from humanparse.deploy.quantize import quantize_model_file
     from humanparse.tryon import OotdProtocol, build_tryon_predictor
 
@@ -233,11 +262,6 @@ def main() -> int:
             else f"  {speedup:.2f}x ({'PASS' if speedup >= target else 'MISS'} {target}x)"
         )
         print(f"  {name}: {1000 * seconds:.0f} ms{mark}")
-    if args.agreement:
-        share = mask_agreement(work, photos)
-        print(f"int8 vs fp32 mask pixels equal (fixture networks): {100 * share:.2f}% "
-              f"({'PASS' if share >= AGREEMENT_TARGET else 'MISS'} {100 * AGREEMENT_TARGET:.0f}%)")  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":

@@ -156,3 +156,31 @@ def test_tta_cost_verdict_compares_with_the_sum_of_passes():
     assert cheap.verdict == "PASS" and "6 forward passes" in str(cheap) and "ratio 0.90" in str(cheap)
     dear = TTACost("ce2p_resnet50os16_lip", (1.0,), False, tta_ms=120.0, passes_ms=100.0)
     assert dear.verdict == "MISS" and "1 forward passes" in str(dear)
+
+
+def test_synthetic_splits_are_cached_and_photos_split_by_name(tmp_path):
+    from benchlib.training import split_photos, synthetic_photos, synthetic_split
+
+    root = synthetic_split(tmp_path / "atr", "atr", 3, 2, (48, 36), seed=1)
+    assert [len(split_photos(root, split)) for split in ("train", "val")] == [3, 2]
+    written = (root / "train_id.txt").stat().st_mtime_ns
+    assert synthetic_split(tmp_path / "atr", "atr", 3, 2, (48, 36), seed=1) == root  # reused, not rewritten
+    assert (root / "train_id.txt").stat().st_mtime_ns == written
+    photos = synthetic_photos(tmp_path / "photos", 2, seed=7, size=(48, 36))
+    assert [p.name for p in photos] == ["p000.jpg", "p001.jpg"]
+    from humanparse.tryon.keypoints import read_keypoints
+
+    points = read_keypoints(tmp_path / "photos" / "p000_keypoints.json", (36, 48))  # OpenPose, photo pixels
+    assert points.shape == (18, 2) and points[2:8].any() and not points[8:].any()
+
+
+def test_tryon_accuracy_networks_keep_the_tryon_layout_at_the_tryon_scale():
+    from benchlib import tryon_accuracy
+
+    for kind, size in (("atr", 512), ("lip", 473)):
+        config = tryon_accuracy.trained_config(kind)
+        assert config.model.arch == "ce2p_official" and config.model.backbone_stem == "deep"
+        assert (config.model.width, config.model.stage_blocks) == (0.25, (1, 1, 1, 1))
+        assert tuple(config.eval.input_size) == (size, size)  # the try-on protocol's network input
+        assert tuple(config.data.resize_size) == (size, round(size * 384 / 512))  # people at that scale
+        assert config.data.normalization == "bgr" and config.train.optimizer == "adamw"

@@ -8,8 +8,6 @@ its own small proxy: CE2P ResNet-50 (`benchmarks/int8.py --accuracy`) and SegFor
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -71,28 +69,20 @@ SEGFORMER_B0 = AccuracyNetwork(
 
 def synthetic_people(folder: Path, layout: str, train: int, val: int, size=(480, 360)) -> Path:
     """A cached synthetic split in `layout` (photos of people with labels)."""
-    from humanparse.data.synth import generate_dataset
+    from benchlib.training import synthetic_split
 
-    if not (folder / "val_id.txt").is_file():  # written last
-        generate_dataset(layout=layout, out=folder, train=train, val=val, size=size, seed=11)
-    return folder
+    return synthetic_split(folder, layout, train, val, size, seed=11)
 
 
 def train(
     network: AccuracyNetwork, data: Path, run: Path, epochs: int, overrides: Sequence[str]
 ) -> Optional[Path]:
     """Train (or continue training) `network` in `run`; returns its best checkpoint."""
-    command = [
-        sys.executable, "-m", "humanparse", "train", network.recipe, "--data-root", str(data),
-        "--work-dir", str(run), "--epochs", str(epochs), "--no-progress",
-        "--eval-interval", str(network.eval_interval), "--set", *network.overrides, *overrides,
-    ]  # fmt: skip
-    if (run / "latest.json").is_file():
-        command.append("--resume")
-    print("training:", " ".join(command), flush=True)
-    subprocess.run(command, check=False)
-    best = run / "best.pth"
-    return best if best.is_file() else None
+    from benchlib.training import train_recipe
+
+    return train_recipe(
+        network.recipe, data, run, epochs, list(network.overrides) + list(overrides), network.eval_interval
+    )
 
 
 def measure(

@@ -92,9 +92,11 @@ def _lerp(p0, p1, t: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- a person
-def _person_parts(rng: np.random.Generator) -> List[Part]:
-    """The parts of one front-facing person, back to front, in a frame where the person is 1 unit tall."""
+def _person_parts(rng: np.random.Generator) -> Tuple[List[Part], Dict[str, np.ndarray]]:
+    """The parts of one front-facing person, back to front, in a frame where the person is 1 unit tall, and its
+    arm joints ("left_shoulder", ..., "right_wrist") in that frame."""
     parts: List[Part] = []
+    joints: Dict[str, np.ndarray] = {}
     upper_style = rng.choice(["shirt", "coat", "dress"], p=[0.55, 0.25, 0.2])
     lower_style = (
         "none" if upper_style == "dress" else rng.choice(["pants", "shorts", "skirt"], p=[0.35, 0.35, 0.3])
@@ -180,6 +182,7 @@ def _person_parts(rng: np.random.Generator) -> List[Part]:
         elbow_bend = rng.uniform(-40, 40) if rng.random() < 0.7 else rng.uniform(40, 100)
         root = (sign * (shoulder_x - 0.02), shoulder_y + 0.025)
         shoulder, elbow, wrist = _limb_points(root, sign * raise_angle, sign * elbow_bend, (0.16, 0.15))
+        joints.update({f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist})
         hand = _lerp(elbow, wrist, 1.18)
         parts.append(Part(f"{side}_arm", _capsule(shoulder, elbow, 0.04, 0.035), "arm_upper", "skin"))
         parts.append(Part(f"{side}_arm", _capsule(elbow, wrist, 0.035, 0.03), "arm_lower", "skin"))
@@ -250,7 +253,7 @@ def _person_parts(rng: np.random.Generator) -> List[Part]:
     for part in parts[first_head_part:]:
         if part.polygons[0] is not neck:
             part.polygons = [anchor + (polygon - anchor) * _HEAD_SCALE for polygon in part.polygons]
-    return parts
+    return parts, joints
 
 
 # ---------------------------------------------------------------------------------------------- textures
@@ -357,7 +360,8 @@ class _Canvas:
 
 def _draw_person(
     canvas: _Canvas, rng: np.random.Generator, centre_x: float, top_y: float, height: float
-) -> None:
+) -> Dict[str, np.ndarray]:
+    """Paint one person; returns its arm joints in the image's pixels (x, y)."""
     shape = canvas.parts.shape
     angle = math.radians(rng.uniform(-12, 12))
     girth = rng.uniform(1.15, 1.35)  # wider than life: thicker limbs and parts at low resolution
@@ -366,11 +370,13 @@ def _draw_person(
     origin = np.array([centre_x, top_y])
     skin = _texture(rng, "skin", shape, height)
     textures: Dict[str, np.ndarray] = {"skin": skin}
-    for part in _person_parts(rng):
+    parts, joints = _person_parts(rng)
+    for part in parts:
         if part.texture not in textures:
             textures[part.texture] = _texture(rng, part.texture, shape, height)
         polygons = [p @ rotation.T + origin for p in part.polygons]
         canvas.paint(polygons, textures[part.texture], (part.name, part.ppp))
+    return {name: point @ rotation.T + origin for name, point in joints.items()}
 
 
 def _draw_object(canvas: _Canvas, rng: np.random.Generator, name: str) -> None:
@@ -406,14 +412,28 @@ def _occlude(canvas: _Canvas, rng: np.random.Generator) -> None:
     canvas.parts[y : y + bh, x : x + bw] = 0
 
 
+# OpenPose body points 2-7 (right shoulder, elbow, wrist; left shoulder, elbow, wrist): the person's own sides
+OPENPOSE_ARMS = ("right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist")
+
+
 def render_sample(
     layout: str, size: Tuple[int, int], rng: np.random.Generator
 ) -> Tuple[np.ndarray, np.ndarray]:
     """One synthetic image (BGR uint8) and its label map (uint8, the layout's class ids)."""
+    image, label, _ = render_person(layout, size, rng)
+    return image, label
+
+
+def render_person(
+    layout: str, size: Tuple[int, int], rng: np.random.Generator
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`render_sample`'s image and label map (the same for the same `rng`), and the body keypoints of its first
+    person: (18, 2) OpenPose points (x, y) in the image's pixels, the arms (2-7) drawn and the rest (0, 0)."""
     h, w = size
     canvas = _Canvas(_background(rng, (h, w)), np.zeros((h, w), np.int16), [])
     multi = layout in ("cihp", "voc")
     people = int(rng.integers(1, 4)) if multi else 1
+    keypoints = np.zeros((18, 2))
     if layout == "voc":
         for name in rng.choice(list(_VOC_OBJECTS), size=int(rng.integers(0, 3)), replace=False):
             _draw_object(canvas, rng, str(name))
@@ -427,13 +447,15 @@ def render_sample(
         # included), some are cropped at the bottom
         lowest_top = max(_HEAD_TOP, 1.0 - fraction)
         top = rng.uniform(_HEAD_TOP, lowest_top) if rng.random() < 0.9 else rng.uniform(0.15, 0.3)
-        _draw_person(canvas, rng, centre_x, h * top, h * fraction)
+        joints = _draw_person(canvas, rng, centre_x, h * top, h * fraction)
+        if index == 0:
+            keypoints[2:8] = [joints[name] for name in OPENPOSE_ARMS]
     if rng.random() < 0.15:
         _occlude(canvas, rng)
     image = np.clip(canvas.image, 0, 255).astype(np.uint8)
     image = cv2.GaussianBlur(image, (3, 3), 0.6)
     label = _layout_labels(layout, canvas)
-    return image, label
+    return image, label, keypoints
 
 
 def _layout_labels(layout: str, canvas: _Canvas) -> np.ndarray:

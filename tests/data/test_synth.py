@@ -8,7 +8,7 @@ import pytest
 from humanparse.cli import main as cli_main
 from humanparse.data.io import read_image, read_label
 from humanparse.data.labels import IGNORE_INDEX
-from humanparse.data.synth import generate_dataset, render_sample
+from humanparse.data.synth import generate_dataset, render_person, render_sample
 
 # classes each layout may use (besides background and ignore)
 ALLOWED = {
@@ -95,3 +95,20 @@ def test_cli_writes_every_layout_that_the_readers_accept(tmp_path, capsys):
 def test_cli_refuses_bad_sizes(tmp_path, capsys):
     assert cli_main(["synth", "--out", str(tmp_path), "--size", "8", "8", "--no-progress"]) == 2
     assert "too small" in capsys.readouterr().err
+
+
+def test_render_person_adds_openpose_arm_points_on_the_arms():
+    """The same picture as render_sample, and OpenPose points 2-7 where the arms are drawn (2-4 the person's
+    right arm, on the image's left)."""
+    on_arm = 0
+    for index in range(8):
+        image, label = render_sample("atr", (256, 192), np.random.default_rng([3, index]))
+        same_image, same_label, points = render_person("atr", (256, 192), np.random.default_rng([3, index]))
+        assert np.array_equal(image, same_image) and np.array_equal(label, same_label)
+        assert points.shape == (18, 2) and not points[[0, 1, *range(8, 18)]].any()
+        for indices, arm in (((2, 3), 15), ((5, 6), 14)):  # shoulder and elbow; ATR right arm 15, left 14
+            for x, y in points[list(indices)].round().astype(int):
+                if 0 <= x < 192 and 0 <= y < 256 and label[y, x] in (arm, 4, 7):  # or a sleeve over it
+                    on_arm += 1
+        assert points[2:5, 0].mean() < points[5:8, 0].mean()
+    assert on_arm >= 28  # of 32: an arm may be covered by another part

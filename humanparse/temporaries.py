@@ -17,7 +17,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 PathLike = Union[str, Path]
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:32] or "host"
@@ -58,25 +58,35 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-def remove_stale_files(beside: PathLike) -> int:
-    """Remove the temporary files of `beside` (`temporary_file`'s names, any suffix) left by processes of this
-    host that are gone; returns how many."""
-    beside = Path(beside)
-    pattern = re.compile(re.escape(f".{beside.name}.") + r"(?P<owner>[A-Za-z0-9_]+-\d+-[A-Za-z0-9_]+)\.tmp.*")
+def remove_files_in(folder: PathLike, chosen: Callable[[os.DirEntry], bool]) -> int:
+    """Remove the entries of `folder` that `chosen` selects; returns how many. A folder that cannot be listed
+    removes nothing, and a file that cannot be removed stays."""
     removed = 0
     try:
-        entries = list(os.scandir(beside.parent if str(beside.parent) else "."))
+        entries = list(os.scandir(folder))
     except OSError:
         return 0
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match and _owner_gone(match.group("owner")):
+        if chosen(entry):
             try:
                 os.unlink(entry.path)
                 removed += 1
             except OSError:
                 pass
     return removed
+
+
+def remove_stale_files(beside: PathLike) -> int:
+    """Remove the temporary files of `beside` (`temporary_file`'s names, any suffix) left by processes of this
+    host that are gone; returns how many."""
+    beside = Path(beside)
+    pattern = re.compile(re.escape(f".{beside.name}.") + r"(?P<owner>[A-Za-z0-9_]+-\d+-[A-Za-z0-9_]+)\.tmp.*")
+
+    def stale(entry: os.DirEntry) -> bool:
+        match = pattern.fullmatch(entry.name)
+        return match is not None and _owner_gone(match.group("owner"))
+
+    return remove_files_in(beside.parent if str(beside.parent) else ".", stale)
 
 
 def remove_stale_folders(prefix: str, parent: Optional[PathLike] = None) -> int:

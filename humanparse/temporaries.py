@@ -16,6 +16,7 @@ import socket
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
@@ -58,9 +59,11 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-def remove_files_in(folder: PathLike, chosen: Callable[[os.DirEntry], bool]) -> int:
-    """Remove the entries of `folder` that `chosen` selects; returns how many. A folder that cannot be listed
-    removes nothing, and a file that cannot be removed stays."""
+def remove_entries(
+    folder: PathLike, chosen: Callable[[os.DirEntry], bool], remove: Callable[[str], None] = os.unlink
+) -> int:
+    """Remove (`remove(path)`, default a file's unlink) the entries of `folder` that `chosen` selects; returns
+    how many. A folder that cannot be listed removes nothing, and an entry whose removal fails stays."""
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -69,7 +72,7 @@ def remove_files_in(folder: PathLike, chosen: Callable[[os.DirEntry], bool]) -> 
     for entry in entries:
         if chosen(entry):
             try:
-                os.unlink(entry.path)
+                remove(entry.path)
                 removed += 1
             except OSError:
                 pass
@@ -86,24 +89,19 @@ def remove_stale_files(beside: PathLike) -> int:
         match = pattern.fullmatch(entry.name)
         return match is not None and _owner_gone(match.group("owner"))
 
-    return remove_files_in(beside.parent if str(beside.parent) else ".", stale)
+    return remove_entries(beside.parent if str(beside.parent) else ".", stale)
 
 
 def remove_stale_folders(prefix: str, parent: Optional[PathLike] = None) -> int:
     """Remove the `temporary_folder(prefix)` folders of processes of this host that are gone."""
     parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
-    removed = 0
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return 0
-    for entry in entries:
+
+    def stale(entry: os.DirEntry) -> bool:
         if not entry.name.startswith(f"{prefix}-") or not entry.is_dir(follow_symlinks=False):
-            continue
-        if _owner_gone(entry.name[len(prefix) + 1 :]):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed += 1
-    return removed
+            return False
+        return _owner_gone(entry.name[len(prefix) + 1 :])
+
+    return remove_entries(parent, stale, partial(shutil.rmtree, ignore_errors=True))
 
 
 @contextmanager

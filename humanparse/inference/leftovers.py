@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Dict, Iterable, Set
 
-from humanparse.temporaries import remove_files_in
+from humanparse.temporaries import remove_entries
 
 # atomic_write's names: "." + the output's name + "." + mkstemp's 8 random characters + ".tmp"
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
@@ -27,7 +27,7 @@ def remove_leftovers(outputs: Iterable[Iterable[Path]]) -> int:
         for path in paths:
             names.setdefault(str(path.parent), set()).add(path.name)
     # a folder not written yet removes nothing
-    return sum(remove_files_in(folder, partial(_is_leftover, wanted)) for folder, wanted in names.items())
+    return sum(remove_entries(folder, partial(_is_leftover, wanted)) for folder, wanted in names.items())
 
 
 def _is_leftover(wanted: Set[str], entry: os.DirEntry) -> bool:

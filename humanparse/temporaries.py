@@ -16,8 +16,9 @@ import socket
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 PathLike = Union[str, Path]
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:32] or "host"
@@ -58,42 +59,49 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-def remove_stale_files(beside: PathLike) -> int:
-    """Remove the temporary files of `beside` (`temporary_file`'s names, any suffix) left by processes of this
-    host that are gone; returns how many."""
-    beside = Path(beside)
-    pattern = re.compile(re.escape(f".{beside.name}.") + r"(?P<owner>[A-Za-z0-9_]+-\d+-[A-Za-z0-9_]+)\.tmp.*")
+def remove_entries(
+    folder: PathLike, chosen: Callable[[os.DirEntry], bool], remove: Callable[[str], None] = os.unlink
+) -> int:
+    """Remove (`remove(path)`, default a file's unlink) the entries of `folder` that `chosen` selects; returns
+    how many. A folder that cannot be listed removes nothing, and an entry whose removal fails stays."""
     removed = 0
     try:
-        entries = list(os.scandir(beside.parent if str(beside.parent) else "."))
+        entries = list(os.scandir(folder))
     except OSError:
         return 0
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match and _owner_gone(match.group("owner")):
+        if chosen(entry):
             try:
-                os.unlink(entry.path)
+                remove(entry.path)
                 removed += 1
             except OSError:
                 pass
     return removed
 
 
+def remove_stale_files(beside: PathLike) -> int:
+    """Remove the temporary files of `beside` (`temporary_file`'s names, any suffix) left by processes of this
+    host that are gone; returns how many."""
+    beside = Path(beside)
+    pattern = re.compile(re.escape(f".{beside.name}.") + r"(?P<owner>[A-Za-z0-9_]+-\d+-[A-Za-z0-9_]+)\.tmp.*")
+
+    def stale(entry: os.DirEntry) -> bool:
+        match = pattern.fullmatch(entry.name)
+        return match is not None and _owner_gone(match.group("owner"))
+
+    return remove_entries(beside.parent if str(beside.parent) else ".", stale)
+
+
 def remove_stale_folders(prefix: str, parent: Optional[PathLike] = None) -> int:
     """Remove the `temporary_folder(prefix)` folders of processes of this host that are gone."""
     parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
-    removed = 0
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return 0
-    for entry in entries:
+
+    def stale(entry: os.DirEntry) -> bool:
         if not entry.name.startswith(f"{prefix}-") or not entry.is_dir(follow_symlinks=False):
-            continue
-        if _owner_gone(entry.name[len(prefix) + 1 :]):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed += 1
-    return removed
+            return False
+        return _owner_gone(entry.name[len(prefix) + 1 :])
+
+    return remove_entries(parent, stale, partial(shutil.rmtree, ignore_errors=True))
 
 
 @contextmanager

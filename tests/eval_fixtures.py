@@ -6,7 +6,7 @@ Imported by name (`from eval_fixtures import ...`): pytest puts this folder on s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -36,6 +36,18 @@ def save_checkpoint(config: Config, path: Path, seed: int = 0) -> Path:
 
     torch.save(checkpoint_dict(tiny_model(config, seed), config), path)
     return path
+
+
+def write_photos(root: Path, sizes: Dict[str, Tuple[int, int]], seed: int) -> Path:
+    """Random BGR photos under `root`: one per relative path in `sizes`, (height, width) each; returns `root`."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for name, size in sizes.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / name), rng.integers(0, 256, size=size + (3,), dtype=np.uint8))
+    return root
 
 
 def make_lip_split(root: Path, val: int = 3, size=(45, 38)) -> Path:

@@ -11,7 +11,8 @@ import os
 import socket
 import urllib.request
 from contextlib import contextmanager
-from typing import Dict, Iterator
+from pathlib import Path
+from typing import Any, Dict, Iterator
 
 FAKE_KEY = "humanparse-test-key"
 FAKE_SECRET = "humanparse-test-secret-never-printed"
@@ -57,6 +58,22 @@ def s3_environment() -> Iterator[Dict[str, str]]:
                 os.environ[name] = value
         server.stop()
         clear_clients()
+
+
+@contextmanager
+def photo_buckets(photos: Path) -> Iterator[Any]:
+    """A running server (`s3_environment`) with bucket `photos` holding the folder `photos` under `in/` and an
+    empty bucket `results`; yields an s3fs.S3FileSystem on it."""
+    import s3fs
+
+    with s3_environment():
+        fs = s3fs.S3FileSystem()
+        fs.mkdir("photos")
+        fs.mkdir("results")
+        for path in photos.rglob("*"):
+            if path.is_file():
+                fs.pipe_file(f"photos/in/{path.relative_to(photos).as_posix()}", path.read_bytes())
+        yield fs
 
 
 def clear_clients() -> None:

@@ -41,3 +41,22 @@ def test_an_unknown_config_is_a_clean_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith("humanparse configs: error:") and "no_such_config" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--workers", "-1"], "--workers must be 0 or more, got -1"),
+        (["--threads", "0"], "--threads must be at least 1, got 0"),
+        (["--max-pixels", "0"], "--max-pixels must be positive, got 0"),
+    ],
+)
+@pytest.mark.parametrize("command", [["predict", "ce2p_tiny_synthetic", "weights.pth"], ["tryon"]])
+def test_the_commands_that_stream_photos_check_their_pipeline_options_alike(
+    command, option, message, tmp_path, capsys
+):
+    # checked first, before any model or photo is read (options.check_pipeline_options)
+    argv = [*command, str(tmp_path / "photos"), "--out", str(tmp_path / "out"), *option]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)

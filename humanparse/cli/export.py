@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Dict
 
 from humanparse.cli.options import add_input_size_option, add_set_option
 
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from humanparse.configs import load_config
-    from humanparse.deploy.export import ExportMismatch, check_opset, export_onnx_checked, verification_sizes
+    from humanparse.deploy.export import ExportMismatch, check_opset, export_onnx, verification_sizes
     from humanparse.errors import ConfigError
     from humanparse.models.weights import load_for_inference
     from humanparse.output_paths import check_output_file
@@ -53,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--input-size must be at least 32x32, got {input_size[0]}x{input_size[1]}")
     model = load_for_inference(config, args.checkpoint)
     config = model.config  # the recipe, with the network a Hugging Face folder's config.json describes
+    errors: Dict[str, float] = {}
     try:
-        path, errors = export_onnx_checked(
+        path = export_onnx(
             model,
             args.onnx,
             input_size,
@@ -63,11 +65,12 @@ def run(args: argparse.Namespace) -> int:
             with_argmax=args.with_argmax,
             verify=not args.no_verify,
             config=config,
+            verification=errors,
         )
     except ExportMismatch as error:
         print(f"humanparse export: {error}", file=sys.stderr)
         return 1
-    if errors is not None:
+    if errors:
         checked = ", ".join(f"{h}x{w}" for h, w in verification_sizes(input_size, args.dynamic))
         details = f"seg relative error {errors['seg']:.1e}"
         if "labels" in errors:

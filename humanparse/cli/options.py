@@ -79,6 +79,38 @@ def add_input_size_option(parser: argparse.ArgumentParser, default_text: str) ->
     )
 
 
+def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> None:
+    """`--batch-size`, `--workers`, `--threads`, `--max-pixels` -> `args.batch_size`, `args.workers`,
+    `args.threads`, `args.max_pixels`: what the commands that stream photos through the predict pipeline
+    (predict, tryon) take; `check_pipeline_options` checks them."""
+    add_batch_size_option(parser)
+    parser.add_argument(
+        "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
+    )
+    parser.add_argument("--threads", type=int, help=threads_help)
+    parser.add_argument(
+        "--max-pixels",
+        type=float,
+        default=40e6,
+        help="photos of more pixels (width x height, read from the header) are listed in failed.jsonl, not "
+        "decoded (default 40e6, as serve)",
+    )
+
+
+def check_pipeline_options(args: argparse.Namespace) -> None:
+    """A ConfigError naming the first of `add_pipeline_options`' values out of range."""
+    from humanparse.errors import ConfigError
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    if not args.max_pixels > 0:
+        raise ConfigError(f"--max-pixels must be positive, got {args.max_pixels:g}")
+
+
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """`--set KEY=VALUE ...` (repeatable) -> `args.overrides`, applied with `Config.override`."""
     parser.add_argument(

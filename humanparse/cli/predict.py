@@ -17,19 +17,21 @@ import argparse
 
 from humanparse.cli.options import (
     add_backend_option,
-    add_batch_size_option,
     add_device_option,
     add_kernels_option,
     add_model_arguments,
+    add_pipeline_options,
     add_precision_option,
     add_set_option,
     add_tta_options,
+    check_pipeline_options,
     is_model_file,
     load_model_config,
     note_demo_model,
     passive_openmp_threads,
     resolve_model_arguments,
 )
+from humanparse.cli.photo_runs import pipeline_progress, report_run
 
 # positionals given after options (`predict CFG CK --out o a.jpg b.jpg`) join these inputs (humanparse.cli.main)
 INTERMIXED = "inputs"
@@ -58,20 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_option(parser)
     add_precision_option(parser)
     add_kernels_option(parser)
-    add_batch_size_option(parser)
-    parser.add_argument(
-        "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
-    )
-    parser.add_argument(
-        "--threads", type=int, help="torch CPU threads per process (default: cores / processes)"
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=float,
-        default=40e6,
-        help="photos of more pixels (width x height, read from the header) are listed in failed.jsonl, not "
-        "decoded (default 40e6, as serve)",
-    )
+    add_pipeline_options(parser, threads_help="torch CPU threads per process (default: cores / processes)")
     parser.add_argument(
         "--palette", choices=["lip", "voc", "fashn"], help="colours of the PNGs (default: from the dataset)"
     )
@@ -165,14 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from humanparse.inference.storage import ObjectFolder, output_folder
     from humanparse.output_paths import check_output_folder
 
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-    if not args.max_pixels > 0:
-        raise ConfigError(f"--max-pixels must be positive, got {args.max_pixels:g}")
+    check_pipeline_options(args)
     if args.checkpoint is None and args.inputs and not is_model_file(args.config):
         args.checkpoint = args.inputs.pop(0)  # CONFIG --out DIR CHECKPOINT INPUT...: options came between
     if args.legend and not args.overlay:
@@ -229,16 +211,9 @@ def run(args: argparse.Namespace) -> int:
         kernels=args.kernels,
     )
     workers = args.workers if args.workers is not None else default_workers(placement.threads)
-    bars = []
-
-    def on_plan(todo: int, skipped: int) -> None:  # the bar counts the photos still to do
-        if not args.no_progress and placement.is_main:
-            from humanparse.progress import progress_bar
-
-            part = f" (part {placement.part + 1} of {placement.parts})" if placement.parts > 1 else ""
-            bars.append(progress_bar(total=todo, desc=f"predict{part}", unit="img"))
-
-    try:
+    part = f" (part {placement.part + 1} of {placement.parts})" if placement.parts > 1 else ""
+    showing = not args.no_progress and placement.is_main
+    with pipeline_progress(f"predict{part}", showing) as (on_plan, progress):
         summary = run_pipeline(
             predictor,
             items,
@@ -249,13 +224,10 @@ def run(args: argparse.Namespace) -> int:
             part=placement.part,
             parts=placement.parts,
             overwrite=args.overwrite,
-            progress=lambda count: bars[0].update(count) if bars else None,
+            progress=progress,
             on_plan=on_plan,
             max_pixels=args.max_pixels,
         )
-    finally:
-        for bar in bars:
-            bar.close()
     merged = gather_summaries(summary, placement)
     if placement.is_main:
         _report(merged, out, args.shard)
@@ -265,18 +237,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(summary, out, shard) -> None:
     """failed.jsonl, the summary line and the first failures."""
-    import sys
-
-    from humanparse.inference.pipeline import failed_file, save_failures
-
-    save_failures(out, shard, summary.failed)
     scope = f" (shard {shard})" if shard else ""
-    print(f"predict{scope}: {summary.line()}; outputs in {out}")
-    if summary.failed:
-        print(f"{len(summary.failed)} photo(s) could not be read, listed in {failed_file(out, shard)}:",
-              file=sys.stderr)  # fmt: skip
-        for entry in summary.failed[:10]:
-            print(f"  {entry['error']}", file=sys.stderr)
+    report_run(f"predict{scope}: {summary.line()}; outputs in {out}", out, shard, summary.failed)
 
 
 def _run_ray(args: argparse.Namespace, items, out, spec, config) -> int:

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import argparse
 
-from humanparse.cli.options import BACKENDS, passive_openmp_threads
+from humanparse.cli.options import (
+    BACKENDS,
+    add_device_option,
+    add_pipeline_options,
+    check_pipeline_options,
+    passive_openmp_threads,
+)
+from humanparse.cli.photo_runs import pipeline_progress, report_run
 
 CATEGORIES = ("upper_body", "lower_body", "dresses")
 
@@ -48,49 +55,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="runtime of .onnx/.xml files (default: onnxruntime for .onnx, openvino for .xml); checkpoints and "
         "zoo names run on torch",
     )
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
-    parser.add_argument("--batch-size", type=int, default=1, help="photos per forward pass (default 1)")
-    parser.add_argument(
-        "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
-    )
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
-    parser.add_argument(
-        "--max-pixels",
-        type=float,
-        default=40e6,
-        help="photos of more pixels (read from the header) are listed in failed.jsonl, not decoded (default 40e6)",
-    )
+    add_device_option(parser)
+    add_pipeline_options(parser, threads_help="torch CPU threads (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="redo photos whose outputs already exist")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     passive_openmp_threads()  # before torch loads (see there)
-    import sys
     from pathlib import Path
 
     import torch
 
-    from humanparse.errors import ConfigError
-    from humanparse.inference.pipeline import (
-        default_workers,
-        failed_file,
-        place,
-        run_pipeline,
-        write_failures,
-    )
+    from humanparse.inference.pipeline import default_workers, place, run_pipeline
     from humanparse.inference.prediction_io import check_mask_names, check_out_folder, plan_inputs
     from humanparse.output_paths import check_output_folder
     from humanparse.tryon.keypoints import keypoints_for
     from humanparse.tryon.protocols.ootd import OotdProtocol
     from humanparse.tryon.runner import TryonOutputs, build_tryon_predictor
 
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
-    if not args.max_pixels > 0:
-        raise ConfigError(f"--max-pixels must be positive, got {args.max_pixels:g}")
+    check_pipeline_options(args)
     protocol = OotdProtocol(args.category, args.model_type)
     out = Path(args.out)
     check_output_folder(out, option="--out", inputs=[args.keypoints, args.atr, args.lip])
@@ -106,15 +90,7 @@ def run(args: argparse.Namespace) -> int:
         protocol, {"atr": args.atr, "lip": args.lip}, args.backend, placement.device
     )
     workers = args.workers if args.workers is not None else default_workers(placement.threads)
-    bars = []
-
-    def on_plan(todo: int, skipped: int) -> None:
-        if not args.no_progress:
-            from humanparse.progress import progress_bar
-
-            bars.append(progress_bar(total=todo, desc="tryon", unit="img"))
-
-    try:
+    with pipeline_progress("tryon", not args.no_progress) as (on_plan, progress):
         summary = run_pipeline(
             predictor,
             items,
@@ -124,18 +100,10 @@ def run(args: argparse.Namespace) -> int:
             workers=workers,
             overwrite=args.overwrite,
             max_pixels=args.max_pixels,
-            progress=lambda count: bars[0].update(count) if bars else None,
+            progress=progress,
             on_plan=on_plan,
         )
-    finally:
-        for bar in bars:
-            bar.close()
-    write_failures(failed_file(out, None), summary.failed)
     pose = "with keypoints" if args.keypoints else "pose-free"
-    print(f"tryon ({args.category}, {args.model_type}, {pose}): {summary.line()}; outputs in {out}")
-    if summary.failed:
-        print(f"{len(summary.failed)} photo(s) could not be read, listed in {failed_file(out, None)}:",
-              file=sys.stderr)  # fmt: skip
-        for entry in summary.failed[:10]:
-            print(f"  {entry['error']}", file=sys.stderr)
+    line = f"tryon ({args.category}, {args.model_type}, {pose}): {summary.line()}; outputs in {out}"
+    report_run(line, out, None, summary.failed)
     return 1 if summary.failed else 0

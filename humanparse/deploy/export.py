@@ -111,35 +111,18 @@ def export_onnx(
     verify: bool = True,
     tolerance: float = 1e-3,
     config=None,
+    verification: Optional[Dict[str, float]] = None,
 ) -> Path:
     """Export ``model`` (eval mode) to ONNX with input ``image`` (N, 3, H, W) and output ``seg`` logits.
 
     ``seg`` stays at the head's native resolution (about 1/4 of the input). ``with_argmax`` adds ``labels``
     (N, H, W) int64: ``seg`` upsampled to the input size (bilinear, the recipe's ``train.align_corners``) then
-    argmax. ``dynamic`` makes batch, height and width symbolic. See `export_onnx_checked` for the rest.
-    """
-    return export_onnx_checked(
-        model, path, input_size, dynamic, opset, with_argmax, verify, tolerance, config
-    )[0]
-
-
-def export_onnx_checked(
-    model: nn.Module,
-    path: Union[str, Path],
-    input_size: Tuple[int, int] = (473, 473),
-    dynamic: bool = False,
-    opset: int = 17,
-    with_argmax: bool = False,
-    verify: bool = True,
-    tolerance: float = 1e-3,
-    config=None,
-) -> Tuple[Path, Optional[Dict[str, float]]]:
-    """`export_onnx`, returning the path and `verify_onnx`'s errors (None without ``verify``).
+    argmax. ``dynamic`` makes batch, height and width symbolic.
 
     The file is exported next to ``path`` under a temporary name, checked against PyTorch (with ``verify``: an
-    `ExportMismatch` when its ``seg`` differs by more than ``tolerance``, relative), given the recipe's
-    metadata (``config``, default ``model.config``; see `humanparse.inference.metadata`) and only then renamed to
-    ``path``: a failure leaves no file.
+    `ExportMismatch` when its ``seg`` differs by more than ``tolerance``, relative; `verify_onnx`'s errors are
+    put in ``verification`` when given), given the recipe's metadata (``config``, default ``model.config``; see
+    `humanparse.inference.metadata`) and only then renamed to ``path``: a failure leaves no file.
     """
     check_opset(opset)
     onnx = require("onnx", "ONNX export")
@@ -155,7 +138,6 @@ def export_onnx_checked(
         raise ConfigError(f"cannot write {path}: {write_failure(failure)}") from failure
     try:
         _export_to(model, temporary, input_size, dynamic, opset, with_argmax)
-        errors = None
         if verify:
             errors = verify_onnx(
                 model, temporary, verification_sizes(input_size, dynamic), with_argmax=with_argmax
@@ -165,6 +147,8 @@ def export_onnx_checked(
                     f"{path}: onnxruntime's seg differs from PyTorch's by {errors['seg']:.2e} (relative, "
                     f"tolerance {tolerance:.0e}); nothing written"
                 )
+            if verification is not None:
+                verification.update(errors)
         if config is not None:
             from humanparse.inference.metadata import add_onnx_metadata
 
@@ -179,7 +163,7 @@ def export_onnx_checked(
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    return path, errors
+    return path
 
 
 def _is_write_failure(failure: BaseException) -> bool:

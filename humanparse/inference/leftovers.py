@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Dict, Iterable, Set
+
+from humanparse.temporaries import remove_entries
 
 # atomic_write's names: "." + the output's name + "." + mkstemp's 8 random characters + ".tmp"
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
@@ -23,18 +26,11 @@ def remove_leftovers(outputs: Iterable[Iterable[Path]]) -> int:
     for paths in outputs:
         for path in paths:
             names.setdefault(str(path.parent), set()).add(path.name)
-    removed = 0
-    for folder, wanted in names.items():
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue  # not written yet
-        for entry in entries:
-            match = _TEMPORARY.fullmatch(entry.name)
-            if match and match.group("name") in wanted and entry.is_file(follow_symlinks=False):
-                try:
-                    os.unlink(entry.path)
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
+    # a folder not written yet removes nothing
+    return sum(remove_entries(folder, partial(_is_leftover, wanted)) for folder, wanted in names.items())
+
+
+def _is_leftover(wanted: Set[str], entry: os.DirEntry) -> bool:
+    """A temporary file (not a folder or a link) of one of the `wanted` outputs."""
+    match = _TEMPORARY.fullmatch(entry.name)
+    return match is not None and match.group("name") in wanted and entry.is_file(follow_symlinks=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -293,17 +293,8 @@ class TestTimeAugmentation:
             return self._resized_argmax(images, metas), None
         logits = self._network_logits(images, metas)
         if self.warp_logits and not with_logits:  # labels only: warp back only the classes that can win
-            return [
-                inverse_warp_argmax(
-                    item.cpu().numpy(),
-                    meta["center"],
-                    meta["scale"],
-                    meta["original_size"],
-                    self.truncate_center,
-                    convention=self.affine_convention,
-                )
-                for item, meta in zip(logits, metas)
-            ], None
+            arrays = (item.cpu().numpy() for item in logits)
+            return self._warped_back(inverse_warp_argmax, arrays, metas), None
         if self.warp_logits:
             warped = self._to_logits(logits, metas)
             return [argmax_labels(item) for item in warped], warped
@@ -329,33 +320,28 @@ class TestTimeAugmentation:
     def _to_logits(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol in RESIZE_PROTOCOLS:
             return [item.cpu().numpy().astype(np.float32) for item in logits]
-        return [  # a numpy array in, a numpy array out
-            cast(
-                np.ndarray,
-                inverse_warp_logits(
-                    item.cpu().numpy(),
-                    meta["center"],
-                    meta["scale"],
-                    meta["original_size"],
-                    self.truncate_center,
-                    convention=self.affine_convention,
-                ),
-            )
-            for item, meta in zip(logits, metas)
-        ]
+        return self._warped_back(inverse_warp_logits, (item.cpu().numpy() for item in logits), metas)
 
     def _to_labels(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol in RESIZE_PROTOCOLS:
             return [item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits]
         # official evaluators: argmax at the input size, then the label map warped back with INTER_NEAREST
+        labels = (item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits)
+        return self._warped_back(inverse_warp_labels, labels, metas)
+
+    def _warped_back(
+        self, inverse_warp: Callable[..., Any], arrays: Iterable[np.ndarray], metas: Sequence[Dict[str, Any]]
+    ) -> List[np.ndarray]:
+        """Each array warped by `inverse_warp` (an `inverse_warp_*` of data.geometry) from the affine crop back
+        onto its photo; a numpy array in, a numpy array out."""
         return [
-            inverse_warp_labels(
-                item.argmax(0).to(torch.uint8).cpu().numpy(),
+            inverse_warp(
+                array,
                 meta["center"],
                 meta["scale"],
                 meta["original_size"],
                 self.truncate_center,
                 convention=self.affine_convention,
             )
-            for item, meta in zip(logits, metas)
+            for array, meta in zip(arrays, metas)
         ]

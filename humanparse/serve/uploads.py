@@ -38,14 +38,9 @@ def header_size(data: bytes) -> Optional[Tuple[int, int]]:
         raise UploadError(415, "the upload is not an image (JPEG, PNG, BMP, TIFF or WebP)") from error
 
 
-def decode_upload(data: bytes, max_pixels: float) -> np.ndarray:
-    """BGR uint8 (H, W, 3) of an uploaded image, as `cv2.imread` would give it (EXIF orientation applied).
-
-    400 for an empty or truncated upload, 413 when the header says more than `max_pixels` pixels, 415 when it
-    is not an image or cannot be decoded.
-    """
-    import cv2
-
+def checked_size(data: bytes, max_pixels: float) -> Tuple[int, int]:
+    """(width, height) of an upload from its header, once it is known to be a whole image of at most
+    `max_pixels` pixels: 400 for an empty or truncated upload, 413 over the limit, 415 when it is not an image."""
     if not data:
         raise UploadError(400, "empty body: send an image as the request body or a multipart file")
     size = header_size(data)
@@ -56,6 +51,18 @@ def decode_upload(data: bytes, max_pixels: float) -> np.ndarray:
         check_complete(data, "upload", "image")
     except DataError as error:
         raise UploadError(400, "the image is truncated (no end marker)") from error
+    return size
+
+
+def decode_upload(data: bytes, max_pixels: float) -> np.ndarray:
+    """BGR uint8 (H, W, 3) of an uploaded image, as `cv2.imread` would give it (EXIF orientation applied).
+
+    400 for an empty or truncated upload, 413 when the header says more than `max_pixels` pixels, 415 when it
+    is not an image or cannot be decoded.
+    """
+    import cv2
+
+    checked_size(data, max_pixels)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise UploadError(415, "the image cannot be decoded (unsupported format or corrupt)")
@@ -93,16 +100,7 @@ def decode_for_network(data: bytes, max_pixels: float, max_side: int) -> Tuple[n
     afterwards (`full_size_labels`). Refusals as `decode_upload`."""
     import cv2
 
-    if not data:
-        raise UploadError(400, "empty body: send an image as the request body or a multipart file")
-    size = header_size(data)
-    if size is None or size[0] * size[1] > max_pixels:
-        shown = f"{size[0]}x{size[1]}" if size else "too many"
-        raise UploadError(413, f"image of {shown} pixels is over the limit of {int(max_pixels)} pixels")
-    try:
-        check_complete(data, "upload", "image")
-    except DataError as error:
-        raise UploadError(400, "the image is truncated (no end marker)") from error
+    size = checked_size(data, max_pixels)
     full = oriented_size(data) or (size[1], size[0])
     factor = 1
     while factor < 8 and max(full) // (factor * 2) >= max_side:

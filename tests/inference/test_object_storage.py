@@ -10,16 +10,14 @@ import json
 import threading
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
-from eval_fixtures import RESIZE_RECIPE, cli_settings, save_checkpoint, tiny_config
+from eval_fixtures import RESIZE_RECIPE, cli_settings, save_checkpoint, tiny_config, write_photos
 
 from humanparse.cli import main as cli_main
 
 pytest.importorskip("s3fs", reason="the object-storage tests need the [cloud] extra (s3fs) and moto[server]")
-from s3_server import FAKE_SECRET, clear_clients, s3_environment  # noqa: E402
+from s3_server import FAKE_SECRET, clear_clients, photo_buckets  # noqa: E402
 
 PHOTOS = {"a/x.jpg": (40, 30), "b/x.jpg": (37, 51), "b/c/y.png": (33, 29), "z.jpg": (30, 44)}
 
@@ -31,11 +29,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(5)
-    for name, size in PHOTOS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / name), rng.integers(0, 256, size=size + (3,), dtype=np.uint8))
+    root = write_photos(tmp_path_factory.mktemp("photos"), PHOTOS, seed=5)
     (root / "notes.txt").write_text("not a photo")
     return root
 
@@ -43,15 +37,7 @@ def photos(tmp_path_factory):
 @pytest.fixture(scope="module")
 def s3(photos):
     """The server, with bucket `photos` holding the folder under `in/` and an empty bucket `results`."""
-    import s3fs
-
-    with s3_environment():
-        fs = s3fs.S3FileSystem()
-        fs.mkdir("photos")
-        fs.mkdir("results")
-        for path in photos.rglob("*"):
-            if path.is_file():
-                fs.pipe_file(f"photos/in/{path.relative_to(photos).as_posix()}", path.read_bytes())
+    with photo_buckets(photos) as fs:
         yield fs
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from eval_fixtures import RESIZE_RECIPE, cli_settings, save_checkpoint, tiny_config
+from eval_fixtures import RESIZE_RECIPE, cli_settings, save_checkpoint, tiny_config, write_photos
 from PIL import Image
 
 from humanparse.cli import main as cli_main
@@ -44,12 +44,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nested(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nested")
-    rng = np.random.default_rng(1)
-    for name, size in NESTED.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / name), rng.integers(0, 256, size=size + (3,), dtype=np.uint8))
-    return root
+    return write_photos(tmp_path_factory.mktemp("nested"), NESTED, seed=1)
 
 
 @pytest.fixture(autouse=True)

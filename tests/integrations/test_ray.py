@@ -128,16 +128,10 @@ def _settled(out: Path, quiet_s: float = 3.0):
 def s3(photos):
     """moto's S3 server with the photos under s3://photos/in/; started before Ray, whose workers inherit its
     endpoint and fake credentials from the environment, as a cluster's workers take theirs from their own."""
-    s3fs = pytest.importorskip("s3fs")
-    from s3_server import s3_environment
+    pytest.importorskip("s3fs")
+    from s3_server import photo_buckets
 
-    with s3_environment():
-        fs = s3fs.S3FileSystem()
-        fs.mkdir("photos")
-        fs.mkdir("results")
-        for path in photos.rglob("*"):
-            if path.is_file():
-                fs.pipe_file(f"photos/in/{path.relative_to(photos).as_posix()}", path.read_bytes())
+    with photo_buckets(photos) as fs:
         yield fs
 
 

@@ -101,6 +101,17 @@ def weights_of(spec: ModelSpec, kind: str) -> Path:
     return resolve_weights(spec.weights)
 
 
+def model_file_network(
+    spec: ModelSpec, device: Device, precision: str, forward_of: Callable[..., Forward], kind: str
+) -> Network:
+    """The Network of a runtime that runs model files: fp32 only (the file sets its own precision),
+    `forward_of(path, device_text, output=)` on the resolved `spec.weights`, and the images left on the CPU (the
+    runtime moves them itself)."""
+    require_fp32(precision)
+    forward = forward_of(weights_of(spec, kind), str(device), output=spec.output)
+    return Network(forward, torch.device("cpu"), spec.source)
+
+
 def existing_file(path: PathLike, kind: str) -> Path:
     """`path` as a Path; CheckpointError when it is no file."""
     path = Path(path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Union
 
-import torch
-
 from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
 from humanparse.extras import require
 from humanparse.inference.runtimes.base import (
@@ -17,9 +15,8 @@ from humanparse.inference.runtimes.base import (
     Network,
     batched_forward,
     existing_file,
+    model_file_network,
     register_runtime,
-    require_fp32,
-    weights_of,
 )
 
 
@@ -70,6 +67,4 @@ def onnxruntime_forward(
 @register_runtime("onnxruntime", order=1)
 def load_onnxruntime(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.weights` (an ONNX file) on ONNX Runtime; the images stay on the CPU (the session moves them)."""
-    require_fp32(precision)
-    forward = onnxruntime_forward(weights_of(spec, "ONNX"), str(device), output=spec.output)
-    return Network(forward, torch.device("cpu"), spec.source)
+    return model_file_network(spec, device, precision, onnxruntime_forward, "ONNX")

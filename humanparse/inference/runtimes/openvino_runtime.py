@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-import torch
 
 from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
 from humanparse.extras import require
@@ -18,9 +17,8 @@ from humanparse.inference.runtimes.base import (
     Network,
     batched_forward,
     existing_file,
+    model_file_network,
     register_runtime,
-    require_fp32,
-    weights_of,
 )
 
 
@@ -58,6 +56,4 @@ def openvino_forward(
 @register_runtime("openvino", order=2)
 def load_openvino(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.weights` (an IR or ONNX file) on OpenVINO's CPU plugin."""
-    require_fp32(precision)
-    forward = openvino_forward(weights_of(spec, "model"), str(device), output=spec.output)
-    return Network(forward, torch.device("cpu"), spec.source)
+    return model_file_network(spec, device, precision, openvino_forward, "model")

@@ -90,15 +90,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def synthetic_people(folder: Path, train: int, val: int, size=(480, 360)) -> Path:
-    """A cached synthetic LIP split (photos of people with labels)."""
-    from humanparse.data.synth import generate_dataset
-
-    if not (folder / "val_id.txt").is_file():
-        generate_dataset(layout="lip", out=folder, train=train, val=val, size=size, seed=11)
-    return folder
-
-
 def timed_rounds(parsers: Dict[str, Callable[[Path], np.ndarray]], photos: List[Path], rounds: int) -> Dict:
     """Median over rounds of the mean seconds per photo; the implementations take turns photo by photo."""
     for parse in parsers.values():  # warm-up: one-off costs (thread pools, kernel selection)
@@ -190,6 +181,8 @@ def schp_pair(repo: str, work: Path, calibration: List[Path], threads: int):
 
 
 def speed(args: argparse.Namespace, work: Path) -> List[str]:
+    from benchlib.photos import synthetic_people
+
     photos_root = synthetic_people(work / "photos", train=args.calib, val=args.photos)
     calibration = sorted((photos_root / "train_images").glob("*.jpg"))
     photos = sorted((photos_root / "val_images").glob("*.jpg"))
@@ -249,6 +242,8 @@ def train(args: argparse.Namespace, data: Path, run: Path) -> Optional[Path]:
 
 
 def accuracy(args: argparse.Namespace, work: Path) -> List[str]:
+    from benchlib.photos import synthetic_people
+
     from humanparse.configs import get_config
     from humanparse.deploy.quantize import quantize
 

@@ -17,31 +17,15 @@ Then one process prints where our time goes: import, build + load, prepare (cold
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 
 BENCHMARKS = Path(__file__).resolve().parent
-ROOT = BENCHMARKS.parent
-
-REFERENCE = """
-import runpy, sys, torch
-sys.path.insert(0, {benchmarks!r})
-from predict_pipeline import _install_stand_ins
-_install_stand_ins()
-torch.Tensor.cuda = lambda self, *args, **kwargs: self
-torch.nn.Module.cuda = lambda self, *args, **kwargs: self
-sys.path.insert(0, {repo!r})
-sys.argv = ["simple_extractor.py", "--dataset", "lip", "--model-restore", {weights!r}, "--gpu", "0",
-            "--input-dir", {photos!r}, "--output-dir", {out!r}]
-runpy.run_path({repo!r} + "/simple_extractor.py", run_name="__main__")
-"""
 
 BREAKDOWN = """
 import time
@@ -76,36 +60,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _timed(command: List[str], env: Dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])}...: {result.stderr[-2000:]}")
-    return seconds
-
-
-def schp_weights(repo: str, path: Path) -> Path:
-    """Random SCHP ResNet-101 weights in the reference's checkpoint layout (as predict_pipeline.py makes them)."""
-    import torch
-
-    sys.path.insert(0, str(BENCHMARKS))
-    from predict_pipeline import _install_stand_ins
-
-    _install_stand_ins()
-    sys.path.insert(0, str(Path(repo).resolve()))
-    import networks
-
-    torch.manual_seed(0)
-    model = networks.init_model("resnet101", num_classes=20, pretrained=None).eval()
-    state = {f"module.{k}": v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
-    torch.save({"state_dict": state}, path)
-    return path
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     sys.path.insert(0, str(BENCHMARKS))
     from benchlib.machine import print_machine
+    from benchlib.processes import benchmark_env, timed_run
+    from benchlib.schp_reference import simple_extractor_command, simple_extractor_weights
     from predict_pipeline import make_photos
 
     args = parse_args(argv)
@@ -116,17 +75,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         )
         return 2
     print_machine()
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
+    env = benchmark_env()
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         photo = make_photos(work / "photos", 1)[0]
-        weights = schp_weights(args.schp_repo, work / "schp.pth")
-        reference = REFERENCE.format(
-            benchmarks=str(BENCHMARKS), repo=str(Path(args.schp_repo).resolve()), weights=str(weights),
-            photos=str(photo.parent), out=str(work / "reference"),
-        )  # fmt: skip
+        weights = simple_extractor_weights(args.schp_repo, work / "schp.pth")
+        reference = simple_extractor_command(args.schp_repo, weights, photo.parent, work / "reference")
         times: Dict[str, List[float]] = {
             "ours, empty cache": [],
             "ours, cached choice": [],
@@ -137,9 +91,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             ours = [sys.executable, "-m", "humanparse", "predict", "schp_resnet101_lip", str(weights), str(photo),
                     "--out", str(work / f"ours{round_index}"), "--workers", "0", "--no-progress", "--overwrite"]  # fmt: skip
             ours_env = dict(env, HUMANPARSE_CACHE=str(cache))
-            times["ours, empty cache"].append(_timed(ours, ours_env))
-            times["simple_extractor.py"].append(_timed([sys.executable, "-c", reference], env))
-            times["ours, cached choice"].append(_timed(ours, ours_env))
+            times["ours, empty cache"].append(timed_run(ours, ours_env))
+            times["simple_extractor.py"].append(timed_run(reference, env))
+            times["ours, cached choice"].append(timed_run(ours, ours_env))
         theirs = float(np.median(times["simple_extractor.py"]))
         print(f"one 640x480 photo, process start to label PNG, medians of {args.rounds} alternating rounds:")
         for name, values in times.items():

@@ -79,11 +79,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def synthetic_people(folder: Path, train: int, val: int, size=(480, 360)) -> Path:
-    """A cached synthetic LIP split (photos of people with labels)."""
-    return int8_accuracy.synthetic_people(folder, "lip", train, val, size)
-
-
 def timed_rounds(parsers: Dict[str, Callable[[Path], np.ndarray]], photos: List[Path], rounds: int) -> Dict:
     """Median over rounds of the mean seconds per photo; the implementations take turns photo by photo."""
     for parse in parsers.values():  # warm-up: one-off costs (thread pools, kernel selection)
@@ -175,6 +170,8 @@ def schp_pair(repo: str, work: Path, calibration: List[Path], threads: int):
 
 
 def speed(args: argparse.Namespace, work: Path) -> List[str]:
+    from benchlib.photos import synthetic_people
+
     photos_root = synthetic_people(work / "photos", train=args.calib, val=args.photos)
     calibration = sorted((photos_root / "train_images").glob("*.jpg"))
     photos = sorted((photos_root / "val_images").glob("*.jpg"))

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import List, Optional
 
@@ -207,61 +206,16 @@ def scaling(args, weights: Path, photos: List[Path], work: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- SCHP
-class _ABNStandIn(torch.nn.BatchNorm2d):
-    """InPlace-ABN's arithmetic in eval mode: BatchNorm, then leaky ReLU 0.01 (or nothing with 'none')."""
-
-    def __init__(self, num_features, activation="leaky_relu", slope=0.01, **kwargs):
-        super().__init__(num_features, **{k: v for k, v in kwargs.items() if k in ("eps", "momentum")})
-        self.activation, self.slope = activation, slope
-
-    def forward(self, x):
-        x = super().forward(x)
-        return torch.nn.functional.leaky_relu(x, self.slope) if self.activation == "leaky_relu" else x
-
-
-def _install_stand_ins() -> None:
-    modules = types.ModuleType("modules")
-    modules.InPlaceABNSync = modules.InPlaceABN = _ABNStandIn
-    sys.modules["modules"] = modules
-
-    class ToTensor:  # torchvision: HWC uint8 -> CHW float in [0, 1]
-        def __call__(self, array):
-            return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).float().div(255)
-
-    class Normalize:
-        def __init__(self, mean, std):
-            self.mean = torch.tensor(mean).view(-1, 1, 1)
-            self.std = torch.tensor(std).view(-1, 1, 1)
-
-        def __call__(self, tensor):
-            return (tensor - self.mean) / self.std
-
-    class Compose:
-        def __init__(self, steps):
-            self.steps = steps
-
-        def __call__(self, value):
-            for step in self.steps:
-                value = step(value)
-            return value
-
-    transforms = types.ModuleType("torchvision.transforms")
-    transforms.ToTensor, transforms.Normalize, transforms.Compose = ToTensor, Normalize, Compose
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules.setdefault("torchvision", torchvision)
-    sys.modules.setdefault("torchvision.transforms", transforms)
-
-
 def schp(args, photos: List[Path], work: Path) -> None:
     """simple_extractor.py's loop on the CPU against `humanparse predict` with the same weights."""
+    from benchlib.schp_reference import install_stand_ins
     from PIL import Image
 
     from humanparse.inference.pipeline import OutputSpec, available_cores, default_workers, run_pipeline
     from humanparse.inference.prediction_io import plan_inputs
     from humanparse.inference.predictor import Predictor
 
-    _install_stand_ins()
+    install_stand_ins()
     sys.path.insert(0, str(Path(args.schp_repo).resolve()))
     import networks
     from datasets.simple_extractor_dataset import SimpleFolderDataset

@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -83,38 +82,12 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _stand_in_torchvision() -> None:
-    def to_tensor(picture):
-        return torch.from_numpy(np.ascontiguousarray(picture).transpose(2, 0, 1).copy()).float().div(255)
-
-    class Normalize:
-        def __init__(self, mean, std):
-            self.mean, self.std = torch.tensor(mean).view(-1, 1, 1), torch.tensor(std).view(-1, 1, 1)
-
-        def __call__(self, tensor):
-            return (tensor - self.mean) / self.std
-
-    class Compose:
-        def __init__(self, steps):
-            self.steps = steps
-
-        def __call__(self, value):
-            for step in self.steps:
-                value = step(value)
-            return value
-
-    transforms = types.ModuleType("torchvision.transforms")
-    transforms.ToTensor, transforms.Normalize, transforms.Compose = (lambda: to_tensor), Normalize, Compose
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms})
-
-
 def reference_chain(repo: Path, atr: Path, lip: Path, threads: int) -> Callable[[Path, dict], tuple]:
     """OOTDiffusion's steps for one photo (their functions, imported from the scratch copy)."""
     import onnxruntime as ort
+    from benchlib.references import install_torchvision_stand_in
 
-    _stand_in_torchvision()
+    install_torchvision_stand_in()
     sys.path.insert(0, str(repo / "run"))
     sys.path.insert(0, str(repo / "preprocess" / "humanparsing"))
     from parsing_api import onnx_inference  # noqa: E402  (theirs, at run time)

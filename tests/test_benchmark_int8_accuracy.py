@@ -14,9 +14,9 @@ from benchlib.int8_accuracy import (  # noqa: E402
     CE2P_RESNET50,
     SEGFORMER_B0,
     _split_photos,
-    synthetic_people,
     verdict,
 )
+from benchlib.photos import synthetic_people  # noqa: E402
 
 from humanparse import build_model, get_config  # noqa: E402
 from humanparse.data.labels import get_label_set  # noqa: E402
@@ -38,7 +38,7 @@ def test_the_segformer_proxy_is_a_mit_b0():
 
 
 def test_atr_photos_split_into_calibration_and_validation(tmp_path):
-    data = synthetic_people(tmp_path / "synth", "atr", train=5, val=3, size=(64, 64))
+    data = synthetic_people(tmp_path / "synth", train=5, val=3, size=(64, 64), layout="atr")
     calibration, held_out = _split_photos(data, "atr", calib=2)
     assert [p.name for p in calibration] == ["train_000000.jpg", "train_000001.jpg"]
     assert len(held_out) == 3 and all(p.is_file() and "val" in p.name for p in held_out)

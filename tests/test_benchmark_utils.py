@@ -184,3 +184,83 @@ def test_tryon_accuracy_networks_keep_the_tryon_layout_at_the_tryon_scale():
         assert tuple(config.eval.input_size) == (size, size)  # the try-on protocol's network input
         assert tuple(config.data.resize_size) == (size, round(size * 384 / 512))  # people at that scale
         assert config.data.normalization == "bgr" and config.train.optimizer == "adamw"
+
+
+def _versus_reference_script():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "versus_reference.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_versus_reference", path)
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script  # its dataclasses look their module up
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_rounds_alternate_which_side_goes_first():
+    from benchlib.processes import round_order
+
+    assert round_order(["theirs", "fp32", "bf16"], 0) == ["theirs", "fp32", "bf16"]
+    assert round_order(["theirs", "fp32", "bf16"], 1) == ["bf16", "fp32", "theirs"]
+    assert round_order(["theirs", "fp32"], 2) == ["theirs", "fp32"]
+
+
+def test_label_equality_reads_indexed_and_grey_pngs(tmp_path):
+    import numpy as np
+    from benchlib.processes import label_equality
+    from PIL import Image
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir(), theirs.mkdir()
+    labels = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    indexed = Image.fromarray(labels, mode="P")
+    indexed.putpalette([255 - v for v in range(256) for _ in range(3)])  # colours unlike the ids
+    indexed.save(ours / "a.png")
+    other = labels.copy()
+    other[0, :3] = 0  # 2 of 12 pixels differ (labels[0, 0] is already 0)
+    Image.fromarray(other, mode="L").save(theirs / "a.png")
+    Image.fromarray(labels, mode="L").save(ours / "b.png")
+    Image.fromarray(labels, mode="L").save(theirs / "b.png")
+    assert label_equality(ours, theirs, ["a"]) == pytest.approx(10 / 12)
+    assert label_equality(ours, theirs, ["a", "b"]) == pytest.approx(22 / 24)
+    Image.fromarray(np.zeros((3, 4, 3), np.uint8)).save(theirs / "c.png")
+    Image.fromarray(labels, mode="L").save(ours / "c.png")
+    with pytest.raises(ValueError, match="not a label map"):
+        label_equality(ours, theirs, ["c"])
+
+
+def test_versus_reference_verdicts_targets_and_table():
+    script = _versus_reference_script()
+    assert script.speedup_target("fp32", None) == 1.5 and script.speedup_target("bf16", True) == 2.0
+    assert script.speedup_target("int8", True) == 3.0 and script.speedup_target("int8", False) == 2.5
+    assert script.verdict(1.6, 1.5, 0.9995, "fp32") == "PASS"
+    assert script.verdict(1.6, 1.5, 0.998, "fp32") == "MISS"  # fast, but labels below 99.9%
+    assert script.verdict(1.4, 1.5, 1.0, "fp32") == "MISS"
+    assert script.verdict(2.1, 2.0, 0.97, "bf16") == "PASS"  # bf16 / int8 labels are reported, not judged
+
+    def side(label, precision, first, times, equal=None):
+        return script.Side(label, precision, lambda out: [], {}, precision, first, times, equal)
+
+    comparison = script.Comparison(
+        "schp_resnet101_lip",
+        side("theirs", "fp32", 20.0, [16.0, 15.0, 17.0]),
+        [
+            side("ours fp32", "fp32", 14.0, [10.0, 9.0, 11.0], 0.9999),
+            side("ours int8", "int8", 9.0, [5.0], 0.99),
+        ],
+    )
+    lines = script.markdown_table(comparison, images=16, int8_dot_product=False)
+    assert lines[0].startswith("| side | median s | s / photo | speed-up")
+    assert lines[2] == "| theirs | 16.00 | 1.000 | 1.00x | | | |"
+    assert lines[3] == "| ours fp32 | 10.00 | 0.625 | 1.60x | >= 1.5x | PASS | 99.990% |"
+    assert lines[4] == "| ours int8 | 5.00 | 0.312 | 3.20x | >= 2.5x | PASS | 99.000% |"
+    assert lines[5].startswith("| theirs, cold first run | 20.00 |") and "0.80x" in lines[5]
+    assert len(lines) == 2 + 3 + 3
+
+
+def test_versus_reference_estimate_grows_with_rounds_photos_and_sides():
+    script = _versus_reference_script()
+    base = script.estimate_seconds(["schp_resnet101_lip"], images=16, rounds=3, ours_per_config=2, int8=False)
+    # 4 runs (3 rounds and the first) of 3 sides, each 5 s of start and 16 x 0.6 s
+    assert base == pytest.approx(4 * 3 * (5 + 16 * 0.6))
+    assert script.estimate_seconds(["schp_resnet101_lip"], 16, 3, 2, int8=True) == pytest.approx(base + 120)
+    assert script.estimate_seconds(["schp_resnet101_lip"], 32, 3, 2, False) > base
+    assert script.estimate_seconds(["schp_resnet101_lip", "ce2p_resnet50os8_lip"], 16, 3, 2, False) > base

@@ -67,13 +67,6 @@ SEGFORMER_B0 = AccuracyNetwork(
 )
 
 
-def synthetic_people(folder: Path, layout: str, train: int, val: int, size=(480, 360)) -> Path:
-    """A cached synthetic split in `layout` (photos of people with labels)."""
-    from benchlib.training import synthetic_split
-
-    return synthetic_split(folder, layout, train, val, size, seed=11)
-
-
 def train(
     network: AccuracyNetwork, data: Path, run: Path, epochs: int, overrides: Sequence[str]
 ) -> Optional[Path]:
@@ -96,10 +89,11 @@ def measure(
     overrides: Sequence[str] = (),
 ) -> List[str]:
     """Train `network` in WORK/train on WORK/synth, quantize it to WORK/accuracy/int8.{xml,onnx}, and report."""
+    from benchlib.photos import synthetic_people
     from humanparse.configs import get_config
     from humanparse.deploy.quantize import quantize
 
-    data = synthetic_people(work / "synth", network.layout, train_images, val_images, size=network.image_size)
+    data = synthetic_people(work / "synth", train_images, val_images, network.image_size, network.layout)
     checkpoint = train(network, data, work / "train", epochs or network.epochs, overrides)
     if checkpoint is None:
         return ["accuracy: no trained checkpoint yet (training did not reach an evaluation); run again"]

@@ -118,7 +118,11 @@ def ssseg_ce2p_config(config_name: str, num_classes: int) -> Dict[str, Any]:
             "loss_cls_stage2": dict(cross_entropy),
             "loss_edge": dict(cross_entropy),
         },
-        "inference": {"forward": {"mode": "whole"}, "tta": {"use_probs_before_resize": False}},
+        # single scale, no flip: the test protocol of SSSegmentation's LIP configs and of ours
+        "inference": {
+            "forward": {"mode": "whole"},
+            "tta": {"multiscale": [1], "flip": False, "use_probs_before_resize": False},
+        },
     }
 
 
@@ -167,6 +171,45 @@ class _PlaceholderFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
+
+
+def install_torchvision_stand_in() -> None:
+    """Where torchvision is not installed: `torchvision.transforms` with ToTensor, Normalize and Compose, the
+    same arithmetic (all that the reference scripts use of it)."""
+    if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is not None:
+        return
+    import numpy as np
+
+    class ToTensor:  # HWC uint8 (array or PIL image) -> CHW float in [0, 1]
+        def __call__(self, picture):
+            return (
+                torch.from_numpy(np.ascontiguousarray(np.asarray(picture).transpose(2, 0, 1)))
+                .float()
+                .div(255)
+            )
+
+    class Normalize:
+        def __init__(self, mean, std):
+            self.mean = torch.tensor(mean).view(-1, 1, 1)
+            self.std = torch.tensor(std).view(-1, 1, 1)
+
+        def __call__(self, tensor):
+            return (tensor - self.mean) / self.std
+
+    class Compose:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def __call__(self, value):
+            for step in self.steps:
+                value = step(value)
+            return value
+
+    transforms = types.ModuleType("torchvision.transforms")
+    transforms.ToTensor, transforms.Normalize, transforms.Compose = ToTensor, Normalize, Compose
+    torchvision = types.ModuleType("torchvision")
+    torchvision.transforms = transforms
+    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms})
 
 
 def import_sssegmentation() -> Tuple[Any, Any]:
@@ -260,6 +303,29 @@ def build_reference(
     raise ReferenceUnavailable(
         "no reference wired: the issue sets reference targets only for ce2p_resnet* (SSSegmentation) and csenet_*"
     )
+
+
+def calibrate_batch_norms(
+    model: nn.Module, forward: Callable[[torch.Tensor], Any], images: torch.Tensor, seed: int
+) -> None:
+    """Seeded random scales and shifts in every BatchNorm, and the statistics of `images` (one forward).
+
+    A random network with fresh BatchNorms (identities) gives flat label maps, so label equality would say
+    nothing; with its activations normalised like a trained network's, the labels vary across the photo.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    with torch.no_grad():
+        for norm in norms:
+            norm.weight.uniform_(0.5, 1.5, generator=generator)
+            norm.bias.normal_(0.0, 0.2, generator=generator)
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over the batch
+            norm.train()
+        forward(images)
+    for norm in norms:
+        norm.momentum = 0.1
+        norm.eval()
 
 
 def our_weights_from_reference(config_name: str, reference_state: Dict[str, torch.Tensor]) -> Dict[str, Any]:

@@ -1,6 +1,6 @@
 """A tour on synthetic people (no download): `synth`, `train`, `test` and `predict` run as the real commands.
 
-Generates a synthetic LIP-layout dataset, trains `ce2p_tiny_synthetic` on the CPU (about five minutes on two
+Generates a synthetic LIP-layout dataset, trains `ce2p_tiny_synthetic` on the CPU (about three minutes on two
 cores), scores it with `humanparse test` (JSON report, per-class IoU chart, confusion matrix), parses the
 validation images with `humanparse predict` (palette label maps, overlays) and draws
 image | prediction | ground truth panels. It ends with the commands that do the same on your own data.

@@ -101,7 +101,7 @@ def test_warmup_then_poly_as_mmengine_schedules_it():
 
 
 def test_sgd_recipes_keep_one_group_and_no_warmup():
-    config = get_config("ce2p_tiny_synthetic")
+    config = get_config("ce2p_resnet50os8_lip")  # SSSegmentation's CE2P: SGD, poly, no warm-up
     model = build_model(config)
     optimizer = build_optimizer(model, config.train)
     assert isinstance(optimizer, torch.optim.SGD) and len(optimizer.param_groups) == 1

@@ -60,22 +60,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-speed", action="store_true", help="only the accuracy part")
     parser.add_argument("--networks", nargs="+", default=["ce2p", "schp"], choices=["ce2p", "schp"])
     parser.add_argument("--accuracy", action="store_true", help="train (resumable) and measure int8 accuracy")
-    parser.add_argument(
-        "--train-epochs", type=int, default=CE2P_RESNET50.epochs, help="total training epochs (default 16)"
-    )
-    parser.add_argument(
-        "--train-images", type=int, default=300, help="synthetic training people (default 300)"
-    )
-    parser.add_argument("--val-images", type=int, default=40, help="synthetic validation people (default 40)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="recipe overrides of the accuracy network after the benchmark's own (224x224 crops, batch 8, "
-        "lr 0.02), for training and measuring",
-    )
+    int8_accuracy.add_training_arguments(parser, CE2P_RESNET50, "224x224 crops, batch 8, lr 0.02")
     return parser.parse_args(argv)
 
 
@@ -216,15 +201,7 @@ def speed(args: argparse.Namespace, work: Path) -> List[str]:
 
 
 def accuracy(args: argparse.Namespace, work: Path) -> List[str]:
-    return int8_accuracy.measure(
-        CE2P_RESNET50,
-        work,
-        train_images=args.train_images,
-        val_images=args.val_images,
-        calib=args.calib,
-        epochs=args.train_epochs,
-        overrides=args.overrides,
-    )
+    return int8_accuracy.measure_from_args(CE2P_RESNET50, work, args)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
-from benchlib.int8_accuracy import SEGFORMER_B0
+from benchlib.int8_accuracy import SEGFORMER_B0, add_training_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,20 +101,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--accuracy", action="store_true", help="train a B0 (resumable), measure int8 accuracy"
     )
-    parser.add_argument("--train-epochs", type=int, default=SEGFORMER_B0.epochs, help="total training epochs")
-    parser.add_argument(
-        "--train-images", type=int, default=300, help="synthetic training people (default 300)"
-    )
-    parser.add_argument("--val-images", type=int, default=40, help="synthetic validation people (default 40)")
     parser.add_argument("--calib", type=int, default=8, help="calibration photos (default 8)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="recipe overrides of the accuracy network after the benchmark's own (B0, 224x224, AdamW 1e-3)",
-    )
+    add_training_arguments(parser, SEGFORMER_B0, "B0, 224x224, AdamW 1e-3")
     return parser.parse_args(argv)
 
 
@@ -174,7 +162,7 @@ def _median(rows: List[Dict[str, float]], key: str) -> float:
 def accuracy(args: argparse.Namespace) -> List[str]:
     """int8 against fp32 on a SegFormer-B0 trained here (see the module docstring)."""
     import torch
-    from benchlib.int8_accuracy import measure
+    from benchlib.int8_accuracy import measure_from_args
     from benchlib.machine import print_machine
 
     from humanparse.zoo.cache import cache_root
@@ -182,15 +170,7 @@ def accuracy(args: argparse.Namespace) -> List[str]:
     torch.set_num_threads(args.threads)
     print_machine()  # the CPU beside the figures
     work = Path(args.work) if args.work else cache_root() / "benchmarks" / "segformer"
-    return measure(
-        SEGFORMER_B0,
-        work,
-        train_images=args.train_images,
-        val_images=args.val_images,
-        calib=args.calib,
-        epochs=args.train_epochs,
-        overrides=args.overrides,
-    )
+    return measure_from_args(SEGFORMER_B0, work, args)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

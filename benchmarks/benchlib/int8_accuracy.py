@@ -8,6 +8,7 @@ its own small proxy: CE2P ResNet-50 (`benchmarks/int8.py --accuracy`) and SegFor
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -75,6 +76,42 @@ def train(
 
     return train_recipe(
         network.recipe, data, run, epochs, list(network.overrides) + list(overrides), network.eval_interval
+    )
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, network: AccuracyNetwork, own: str) -> None:
+    """--train-epochs, --train-images, --val-images and --set of an --accuracy mode; `own` names the benchmark's
+    own recipe values, which --set comes after."""
+    parser.add_argument(
+        "--train-epochs",
+        type=int,
+        default=network.epochs,
+        help=f"total training epochs (default {network.epochs})",
+    )
+    parser.add_argument(
+        "--train-images", type=int, default=300, help="synthetic training people (default 300)"
+    )
+    parser.add_argument("--val-images", type=int, default=40, help="synthetic validation people (default 40)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"recipe overrides of the accuracy network after the benchmark's own ({own})",
+    )
+
+
+def measure_from_args(network: AccuracyNetwork, work: Path, args: argparse.Namespace) -> List[str]:
+    """`measure` with the options `add_training_arguments` (and the script's --calib) added."""
+    return measure(
+        network,
+        work,
+        train_images=args.train_images,
+        val_images=args.val_images,
+        calib=args.calib,
+        epochs=args.train_epochs,
+        overrides=args.overrides,
     )
 
 

@@ -46,6 +46,19 @@ class _Restart(Exception):
     """The partial file cannot be continued from this source: start again from its first byte."""
 
 
+def _bytes_bar(total: Optional[int], initial: int, desc: str, progress: bool):
+    """A progress bar in bytes (KiB, MiB ...) that starts at `initial`, for a download or a copy."""
+    return progress_bar(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=desc,
+        disable=not progress,
+    )
+
+
 def download_url(source: Source) -> str:
     """The URL to request for a source (a Drive share link becomes Drive's direct download form)."""
     if source.kind == "drive":
@@ -156,15 +169,7 @@ def _write_body(
         raise SourceError(f"offers {total} bytes, the published file has {expected_size}")
     mode = "ab" if start == offset and offset else "wb"  # a 200 to a Range request restarts the file
     written = start
-    bar = progress_bar(
-        total=total,
-        initial=start,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=desc,
-        disable=not progress,
-    )
+    bar = _bytes_bar(total, start, desc, progress)
     try:
         with open(part, mode) as stream:
             while True:
@@ -266,15 +271,7 @@ def _copy_file(url: str, part: Path, expected_size: Optional[int], progress: boo
         if offset > total:
             raise _Restart()
         source.seek(offset)
-        bar = progress_bar(
-            total=total,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=desc,
-            disable=not progress,
-        )
+        bar = _bytes_bar(total, offset, desc, progress)
         try:
             with open(part, "ab" if offset else "wb") as stream:
                 for block in iter(lambda: source.read(CHUNK), b""):

@@ -3,22 +3,19 @@ not cleared for commercial use print it exactly once per process, whether given 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 import pytest
-import torch
+from zoo_fixtures import TINY, publish_tiny  # noqa: E402
 
 import humanparse
 from humanparse.cli import main
 from humanparse.configs import list_configs
-from humanparse.models.checkpoint_io import checkpoint_dict
 from humanparse.models.weights import load_for_inference
-from humanparse.zoo import licences, models_dir, table, weights_licence
-from humanparse.zoo.table import Licence, Source, ZooEntry, ZooFile
+from humanparse.zoo import licences, table, weights_licence
+from humanparse.zoo.table import Licence, ZooEntry
 
-TINY = "ce2p_tiny_synthetic"
 TINY_HF = Path(__file__).resolve().parents[1] / "fixtures" / "segformer" / "tiny_hf"
 
 
@@ -30,21 +27,9 @@ def notices(caplog) -> list:
 def tiny_published(monkeypatch):
     """The tiny recipe's weights published under its name with a non-commercial licence, in the cache, and the
     same weights as a file of the user's own."""
-    torch.manual_seed(0)
-    model = humanparse.build_model(TINY)
-    path = models_dir() / "tiny.pth"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint_dict(model, model.config), path)
-    data = path.read_bytes()
-    file = ZooFile(
-        "tiny.pth", len(data), hashlib.sha256(data).hexdigest(), (Source("https://example.invalid", "x"),)
-    )
-    entry = ZooEntry(
-        TINY, "CE2P", 20, "lip", (file,), Licence("test NC licence", "test NC", "no"), "synthetic"
-    )
-    monkeypatch.setitem(table.ZOO, TINY, entry)
+    _, path = publish_tiny(monkeypatch, Licence("test NC licence", "test NC", "no"))
     own = path.parent.parent / "own.pth"
-    own.write_bytes(data)
+    own.write_bytes(path.read_bytes())
     return own
 
 

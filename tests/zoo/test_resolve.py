@@ -1,37 +1,22 @@
 """A zoo name stands for weights everywhere: Predictor(NAME), predict, convert; a missing or altered file says
 what to do."""
 
-import hashlib
-
 import numpy as np
 import pytest
 import torch
+from zoo_fixtures import TINY, publish_tiny  # noqa: E402
 
 import humanparse
 from humanparse.cli import main as cli_main
 from humanparse.errors import CheckpointError
-from humanparse.models.checkpoint_io import checkpoint_dict
 from humanparse.zoo import cache, models_dir, resolve_weights, table
-from humanparse.zoo.table import Licence, Source, ZooEntry, ZooFile
-
-TINY = "ce2p_tiny_synthetic"
+from humanparse.zoo.table import Licence
 
 
 @pytest.fixture
 def tiny_in_the_zoo(monkeypatch):
     """The tiny recipe's weights published under its name (hash known), already in the cache."""
-    torch.manual_seed(0)
-    model = humanparse.build_model(TINY)
-    path = models_dir() / "tiny.pth"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint_dict(model, model.config), path)
-    data = path.read_bytes()
-    file = ZooFile(
-        "tiny.pth", len(data), hashlib.sha256(data).hexdigest(), (Source("https://example.invalid/t", "x"),)
-    )
-    entry = ZooEntry(TINY, "CE2P", 20, "lip", (file,), Licence("CC BY-NC", "CC BY-NC", "no"), "synthetic")
-    monkeypatch.setitem(table.ZOO, TINY, entry)
-    return model, path
+    return publish_tiny(monkeypatch, Licence("CC BY-NC", "CC BY-NC", "no"), "https://example.invalid/t")
 
 
 def test_predictor_with_a_recipe_name_alone_uses_its_zoo_weights(tiny_in_the_zoo, caplog):

@@ -20,6 +20,7 @@ from humanparse.cli.options import (
     add_tta_options,
     load_model_config,
     note_demo_model,
+    passive_openmp_threads,
     resolve_model_arguments,
 )
 
@@ -70,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, so the cores they would burn
-    # decode uploads and encode answers (benchmarks/serve_load.py: 0.84x -> 0.96x offline predict on 2 cores).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # idle OpenMP threads sleep, so the cores they would burn decode uploads and encode answers
+    # (benchmarks/serve_load.py: 0.84x -> 0.96x offline predict on 2 cores)
+    passive_openmp_threads()
     from humanparse.errors import ConfigError
     from humanparse.serve.startup import check_port, resolve_api_key
 

@@ -299,8 +299,9 @@ def load_model_config(args: argparse.Namespace):
 def passive_openmp_threads() -> None:
     """Let torch's OpenMP threads sleep when idle (`OMP_WAIT_POLICY=PASSIVE`), unless the user chose a policy.
 
-    By default they spin between operators. In `predict`, `tryon` and `serve` the decoding workers, the writer or request threads and
-    OpenCV share the cores with them, and the spinning takes the CPU those need: on 2 cores, under contention,
+    By default they spin between operators. In `predict`, `tryon` and `serve` the decoding workers, the writer
+    or request threads and OpenCV share the cores with them, and the spinning takes the CPU those need: on 2
+    cores, under contention,
     the local pipeline spent 2.7x the CPU time per photo with spinning threads (the network alone: 2.6x). The
     OpenMP runtime reads the variable once, when torch loads, so this must run before torch is imported; later
     it changes nothing.

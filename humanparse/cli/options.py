@@ -85,7 +85,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser, threads_help: str) -> 
     (predict, tryon) take; `check_pipeline_options` checks them."""
     add_batch_size_option(parser)
     parser.add_argument(
-        "--workers", type=int, help="decoding processes (default min(4, cores - 1); 0: in the main process)"
+        "--workers",
+        type=int,
+        help="decoding processes (default min(4, cores - 1), 0 on 2 cores or fewer; 0: in the main process)",
     )
     parser.add_argument("--threads", type=int, help=threads_help)
     parser.add_argument(
@@ -136,16 +138,18 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-KERNEL_CHOICES = ("auto", "winograd", "onednn")  # humanparse.models.prepare.autotune.KERNEL_MODES, torch-free
+# humanparse.models.prepare.autotune.KERNEL_MODES, torch-free
+KERNEL_CHOICES = ("auto", "winograd", "onednn", "openvino")
 
 
 def add_kernels_option(parser: argparse.ArgumentParser) -> None:
-    """`--kernels auto|winograd|onednn` -> `args.kernels` (None: $HUMANPARSE_KERNELS, else auto)."""
+    """`--kernels auto|winograd|onednn|openvino` -> `args.kernels` (None: $HUMANPARSE_KERNELS, else auto)."""
     parser.add_argument(
         "--kernels",
         choices=KERNEL_CHOICES,
-        help="CPU convolution kernels of a torch network: auto (default: measured once per CPU, threads and input "
-        "size, then cached), winograd (NNPACK) or onednn; also $HUMANPARSE_KERNELS",
+        help="CPU kernels of a torch network: auto (default: measured once per CPU, threads, precision and input "
+        "size, then cached; OpenVINO's compiled network is a candidate where OpenVINO is installed), winograd "
+        "(NNPACK), onednn (PyTorch's), or openvino (the network compiled by OpenVINO); also $HUMANPARSE_KERNELS",
     )
 
 

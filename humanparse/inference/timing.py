@@ -71,13 +71,13 @@ def time_inference(
     """Time `repeats` forward passes of a recipe's network (after `warmup` untimed ones); median per batch.
 
     `size` is the input (height, width), or a square side; None takes the recipe's `model.input_size`. `kernels`:
-    the CPU kernel choice (auto/winograd/onednn, default $HUMANPARSE_KERNELS or auto), made for this input shape
+    the CPU kernel choice (auto/winograd/onednn/openvino, default $HUMANPARSE_KERNELS or auto), made for this input shape
     as `predict` makes it.
     """
     from humanparse.configs import get_config
-    from humanparse.inference.runtimes.torch_runtime import model_forward
+    from humanparse.inference.runtimes.base import ModelSpec
+    from humanparse.inference.runtimes.torch_runtime import torch_network
     from humanparse.models.builder import build_model
-    from humanparse.models.prepare import prepare_with_choice
 
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -97,10 +97,10 @@ def time_inference(
     height, width = tuple(size) if size else tuple(config.model.input_size)
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
-    model, choice = prepare_with_choice(
-        model, images[:1], inplace=True, kernels=kernels, input_shape=tuple(images.shape), precision=precision
-    )
-    forward = model_forward(model, config.eval.output, precision)
+    spec = ModelSpec(config, model=model, kernels=kernels)
+    network = torch_network(spec, target, precision, True, tuple(images.shape), own_model=True)
+    del model, spec  # the prepared copy (or the compiled network) is what runs
+    forward = network.forward
     if target.type == "cuda":
         torch.cuda.reset_peak_memory_stats(target)
     times = []
@@ -120,7 +120,7 @@ def time_inference(
         batch,
         1000 * statistics.median(times),
         peak_memory_mib(target),
-        choice.describe(),
+        network.kernels.describe() if network.kernels else "",
     )
 
 

@@ -4,11 +4,11 @@ ONNX file on OpenVINO's CPU plugin."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
-from humanparse.errors import CheckpointError, ConfigError, first_meaningful_line
+from humanparse.errors import CheckpointError, ConfigError, HumanParseError, first_meaningful_line
 from humanparse.extras import require
 from humanparse.inference.runtimes.base import (
     Device,
@@ -21,36 +21,57 @@ from humanparse.inference.runtimes.base import (
     register_runtime,
 )
 
+OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}  # --precision -> the CPU plugin's inference precision
 
-def openvino_forward(
-    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
-) -> Forward:
-    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin, the logits as output `output`;
-    `threads` 0 lets it choose."""
-    if device != "cpu":
-        raise ConfigError("--backend openvino runs on the CPU here; use --device cpu")
-    path = existing_file(path, "model")
+
+def compile_openvino(model, threads: int = 0, precision: str = "fp32", blobs: Optional[Path] = None):
+    """`model` (an ov.Model, or the path of an IR / ONNX file) compiled for OpenVINO's CPU plugin in `precision`
+    (fp32 or bf16); `threads` 0 lets it choose; `blobs`: a folder where the plugin keeps its compiled kernels
+    for the next process (about a second less to start a ResNet-101). Loading errors propagate (the callers word
+    them)."""
     openvino = require("openvino", "--backend openvino")
     core = openvino.Core()
-    # f32 where the file is float: on CPUs with AMX / AVX-512 BF16 the plugin would otherwise run it in bf16,
+    # an explicit precision: on CPUs with AMX / AVX-512 BF16 the plugin would otherwise run a float file in bf16,
     # which moves a transformer's labels (LayerNorm, softmax) far more than a CNN's
-    config: dict = {"INFERENCE_PRECISION_HINT": "f32"}
+    config: dict = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
-    try:
-        compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-    except Exception as error:
-        raise CheckpointError(f"{path}: OpenVINO cannot load it: {first_meaningful_line(error)}") from error
+    if blobs is not None:
+        config["CACHE_DIR"] = str(blobs)
+    if isinstance(model, (str, Path)):
+        model = core.read_model(str(model))
+    return core.compile_model(model, "CPU", config)
+
+
+def compiled_forward(compiled, path: Union[str, Path], output: int = 0) -> Forward:
+    """The Forward of an OpenVINO compiled model (one infer request), the logits as output `output`; `path`
+    names the model in errors."""
     request = compiled.create_infer_request()
-    model_input = compiled.inputs[0]
-    shape = model_input.get_partial_shape()
+    shape = compiled.inputs[0].get_partial_shape()
     fixed_batch = shape.rank.is_static and shape[0].is_static
 
     def run(chunk: np.ndarray) -> np.ndarray:
         request.infer({0: chunk})
         return np.array(request.get_output_tensor(output).data, copy=True)
 
-    return batched_forward(run, fixed_batch, path, shape)
+    return batched_forward(run, fixed_batch, Path(path), shape)
+
+
+def openvino_forward(
+    path: Union[str, Path], device: str = "cpu", threads: int = 0, output: int = 0
+) -> Forward:
+    """An OpenVINO IR (.xml with its .bin) or ONNX file on OpenVINO's CPU plugin in f32, the logits as output
+    `output`; `threads` 0 lets it choose."""
+    if device != "cpu":
+        raise ConfigError("--backend openvino runs on the CPU here; use --device cpu")
+    path = existing_file(path, "model")
+    try:
+        compiled = compile_openvino(path, threads)
+    except HumanParseError:
+        raise
+    except Exception as error:
+        raise CheckpointError(f"{path}: OpenVINO cannot load it: {first_meaningful_line(error)}") from error
+    return compiled_forward(compiled, path, output)
 
 
 @register_runtime("openvino", order=2)

@@ -11,7 +11,14 @@ from humanparse.configs import Config
 from humanparse.errors import CheckpointError, ConfigError
 from humanparse.hardware import check_precision, resolve_device, warn_if_slow_bf16
 from humanparse.inference.runtimes.base import Device, Forward, ModelSpec, Network, register_runtime
-from humanparse.models.prepare import autocast, prepare_with_choice, uses_channels_last
+from humanparse.inference.runtimes.compiled import (
+    ENGINE,
+    cached_network,
+    choose_engine,
+    engine_candidate,
+    plan_engine,
+)
+from humanparse.models.prepare import autocast, prepare_with_choice, resolve_kernel_mode, uses_channels_last
 from humanparse.models.weights import load_for_inference
 
 EXAMPLE_SIDE = 65  # px: the small input `prepare_for_inference` traces the network with
@@ -48,11 +55,35 @@ def model_forward(model: torch.nn.Module, output: str = "seg", precision: str = 
 def load_torch(spec: ModelSpec, device: Device, precision: str, optimize: bool) -> Network:
     """`spec.model`, or `spec.config`'s network with `spec.weights` loaded, in eval mode on `device`; `optimize`
     folds BatchNorm and picks the CPU kernels by measurement, `spec.kernels` forcing them (a given model is copied
-    for that, never modified)."""
+    for that, never modified). On the CPU the kernels may be OpenVINO's, the whole network compiled (see
+    `compiled`): then a cached compilation is used without loading the checkpoint into PyTorch."""
     if spec.config is None:
         raise ConfigError("--backend torch needs a config (a recipe name or YAML file)")
     target = device if isinstance(device, torch.device) else resolve_device(device)
-    owned = spec.model is None
+    return torch_network(spec, target, precision, optimize, network_input_shape(spec.config))
+
+
+def torch_network(
+    spec: ModelSpec,
+    target: torch.device,
+    precision: str,
+    optimize: bool,
+    input_shape: Optional[Tuple[int, ...]],
+    own_model: bool = False,
+) -> Network:
+    """`load_torch` on a checked device, the kernels chosen for `input_shape` (None: the size varies; the
+    kernels are assumed, the engines timed at the recipe's model.input_size). `own_model`: `spec.model` may be
+    prepared in place (the caller's own copy)."""
+    assert spec.config is not None
+    mode, source = resolve_kernel_mode(spec.kernels)
+    plan = None
+    if optimize and engine_candidate(mode, precision, target):
+        shape = input_shape or (1, 3, *spec.config.model.input_size)
+        plan = plan_engine(spec, mode, source, shape, precision)
+        ready = cached_network(plan, spec)
+        if ready is not None:
+            return ready
+    owned = spec.model is None or own_model
     if spec.model is not None:
         model = spec.model
     elif spec.weights is not None:
@@ -67,12 +98,15 @@ def load_torch(spec: ModelSpec, device: Device, precision: str, optimize: bool) 
             model,
             example,
             inplace=owned,
-            kernels=spec.kernels,
-            input_shape=network_input_shape(spec.config),
+            kernels="onednn" if mode == ENGINE else spec.kernels,  # the compiled network runs instead
+            input_shape=input_shape,
             precision=precision,
         )
     forward = model_forward(model, spec.config.eval.output, precision)
-    return Network(forward, target, spec.source, model, kernels)
+    network = Network(forward, target, spec.source, model, kernels)
+    if plan is not None:
+        network = choose_engine(plan, network, spec, spec.config.eval.output)
+    return network
 
 
 def network_input_shape(config: Config) -> Optional[Tuple[int, ...]]:

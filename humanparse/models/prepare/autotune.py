@@ -18,7 +18,8 @@ CPU for the input shape the network will see:
 
 The choice is cached per CPU model, ISA, thread count, torch version, precision, architecture and shape in
 `humanparse.cache.cache_dir("kernels")`, so a run pays for it once. `HUMANPARSE_KERNELS=auto|winograd|onednn`
-(or the commands' `--kernels`) forces a choice.
+(or the commands' `--kernels`) forces a choice; `openvino` (and `auto`, where OpenVINO is installed) also
+involves the whole-network engine of `humanparse.inference.runtimes.compiled`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from humanparse.models.prepare.winograd import (
     winograd_eligible,
 )
 
-KERNEL_MODES = ("auto", "winograd", "onednn")
+# "openvino": the whole network compiled by OpenVINO (`humanparse.inference.runtimes.compiled`); "auto" also
+# measures that where OpenVINO is installed. For the PyTorch kernels themselves, "openvino" means oneDNN.
+KERNEL_MODES = ("auto", "winograd", "onednn", "openvino")
 KERNELS_ENV = "HUMANPARSE_KERNELS"
 MARGIN = 0.05  # a non-default kernel must be this much faster (timings on shared cores move by a few %)
 LAYOUT_MARGIN = 0.10  # NCHW over channels_last: a whole-network switch, measured on its convolutions only
@@ -122,8 +125,13 @@ class KernelChoice:
     source: str  # "measured", "cache", "forced" or "default" (not measured)
     seconds: float = 0.0  # spent choosing (measuring, or reading the cache)
     timings_ms: Dict[str, float] = field(default_factory=dict)  # summed convolution time per candidate
+    engine: str = (
+        "torch"  # what runs the network: "torch" (these kernels) or "openvino" (the compiled network)
+    )
 
     def describe(self) -> str:
+        if self.engine != "torch":
+            return f"kernels: {self.engine}, the whole network compiled ({self.source}: {self.reason})"
         layout = "channels_last" if self.channels_last else "NCHW"
         kernels = f"Winograd on {len(self.winograd_layers)} layers" if self.winograd_layers else "oneDNN only"
         return f"kernels: {layout}, {kernels} ({self.source}: {self.reason})"
@@ -143,6 +151,7 @@ class KernelChoice:
             source=str(data["source"]),
             seconds=float(data.get("seconds", 0.0)),
             timings_ms={str(k): float(v) for k, v in data.get("timings_ms", {}).items()},
+            engine=str(data.get("engine", "torch")),
         )
 
 
@@ -476,7 +485,7 @@ def write_cached(identity: Dict[str, str], choice: KernelChoice) -> Optional[Pat
 
 # -------------------------------------------------------------------------------------------- the choice
 def forced_choice(model: nn.Module, mode: str, source: str) -> KernelChoice:
-    """The choice `mode` ("winograd" or "onednn") names, not measured; channels_last either way."""
+    """The choice `mode` ("winograd", "onednn"; "openvino": oneDNN) names, not measured; channels_last either way."""
     use = mode == "winograd" and winograd_available()
     reason = f"forced by {source}={mode}"
     if mode == "winograd" and not use:

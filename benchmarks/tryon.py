@@ -212,8 +212,13 @@ def speed(args: argparse.Namespace, work: Path) -> None:
     implementations = {"OOTDiffusion (onnxruntime fp32)": lambda p: theirs(p, keypoints)}
     ours_onnx = build_tryon_predictor(OotdProtocol(), {"atr": files["atr"], "lip": files["lip"]})
     implementations["ours (onnxruntime fp32, same files)"] = lambda p: ours_onnx(p)
+    ours_openvino = build_tryon_predictor(
+        OotdProtocol(), {"atr": files["atr"], "lip": files["lip"]}, backend="openvino"
+    )
+    implementations["ours (OpenVINO fp32, same files)"] = lambda p: ours_openvino(p)
     ours_torch = build_tryon_predictor(OotdProtocol(), {"atr": files["atr_pth"], "lip": files["lip_pth"]})
-    implementations["ours (PyTorch fp32)"] = lambda p: ours_torch(p)
+    # the checkpoints on the torch runtime: PyTorch's kernels or OpenVINO's compiled network, as measured
+    implementations["ours (checkpoints, fp32)"] = lambda p: ours_torch(p)
     if not args.skip_int8:
         calibration = synthetic_photos(work / "calib", 24, 5)
         int8 = {}

@@ -9,7 +9,8 @@ and one photo. Three runs take turns (`--rounds` times, medians):
   same photo with the same random weights, on the CPU (`.cuda()` made a no-op, InPlace-ABN and torchvision's
   ToTensor/Normalize replaced by stand-ins with the same arithmetic, see predict_pipeline.py).
 
-Then one process prints where our time goes: import, build + load, prepare (cold / cached choice), first photo.
+Then one process prints where our time goes: import, the network ready (loaded, prepared, and compiled by
+OpenVINO where that was measured faster; cold / cached choice), first photo.
 
   python benchmarks/first_label.py --schp-repo /tmp/schp --rounds 2
 """
@@ -31,23 +32,18 @@ BREAKDOWN = """
 import time
 start = time.perf_counter()
 import torch
-from humanparse.inference.predictor import Predictor
-from humanparse.inference.runtimes.torch_runtime import network_input_shape
-from humanparse.models.prepare import prepare_with_choice
-from humanparse.models.weights import load_for_inference
 from humanparse.configs import load_config
+from humanparse.inference.predictor import Predictor
+from humanparse.inference.runtimes import ModelSpec, build_network
 imported = time.perf_counter()
 config = load_config("schp_resnet101_lip")
-model = load_for_inference(config, {weights!r})
-loaded = time.perf_counter()
-model, choice = prepare_with_choice(model, torch.zeros(1, 3, 65, 65), inplace=True,
-                                    input_shape=network_input_shape(config))
-prepared = time.perf_counter()
-predictor = Predictor(config, model=model, optimize=False)
-labels = predictor({photo!r})
+network = build_network(ModelSpec(config, {weights!r}), "torch", "cpu")
+built = time.perf_counter()
+labels = Predictor(config, network=network)({photo!r})
 done = time.perf_counter()
-print(f"import {{imported - start:.2f}} s, build + load {{loaded - imported:.2f}} s, prepare {{prepared - loaded:.2f}} s "
-      f"({{choice.source}}), first photo {{done - prepared:.2f}} s")
+print(f"import {{imported - start:.2f}} s, network ready {{built - imported:.2f}} s ({{network.kernels.engine}}, "
+      f"{{network.kernels.source}}; of which choosing {{network.kernels.seconds:.2f}} s), "
+      f"first photo {{done - built:.2f}} s")
 """
 
 

@@ -98,7 +98,9 @@ def time_inference(
     images = torch.randn(batch, 3, height, width, device=target)
     model = build_model(config).eval().to(target)
     spec = ModelSpec(config, model=model, kernels=kernels)
-    network = torch_network(spec, target, precision, True, tuple(images.shape), own_model=True)
+    network = torch_network(
+        spec, target, precision, True, tuple(images.shape), own_model=True, compile_module=True
+    )
     del model, spec  # the prepared copy (or the compiled network) is what runs
     forward = network.forward
     if target.type == "cuda":

@@ -144,3 +144,16 @@ def test_bf16_compiles_only_where_the_cpu_has_it(weights, auto, monkeypatch):
     assert not compiled_module.engine_candidate("auto", "fp32", torch.device("meta"))
     monkeypatch.setattr(compiled_module, "cpu_bf16_support", lambda: (True, "amx"))
     assert compiled_module.engine_candidate("auto", "bf16", torch.device("cpu"))
+
+
+def test_a_given_module_stays_on_pytorch_unless_forced(auto, monkeypatch):
+    from eval_fixtures import tiny_model
+
+    config = tiny_config(RESIZE_RECIPE)
+
+    def never(*args, **kwargs):
+        raise AssertionError("a given module was converted (training's validation would pay it every epoch)")
+
+    monkeypatch.setattr(compiled_module, "convert", never)
+    network = build_network(ModelSpec(config, model=tiny_model(config)), "torch", "cpu")
+    assert network.model is not None and network.kernels.engine == "torch"

@@ -12,7 +12,8 @@ Two caches in humanparse's cache folder make a run pay for this once:
 * the decision (`engines/`), per CPU, threads, library versions, precision, recipe and shape;
 * the converted network (`compiled/`, an OpenVINO IR: .xml + .bin of the f32 weights), per weights file (its
   path, size and modification time) and recipe: a later run with the decision cached reads the IR and never
-  loads the checkpoint into PyTorch (a network given as a module is converted again in each process).
+  loads the checkpoint into PyTorch. A network given as a module is compiled only where forced or asked for
+  (`humanparse benchmark`): it would be converted again in each process (each validation, in training).
 
 Both engines compute the same function (f32 differences of ~1e-5 relative; in bf16 each rounds in its own way).
 Networks with LayerNorm (transformers) are not compiled in bf16: the plugin's bf16 moves their labels far more.

@@ -70,14 +70,18 @@ def torch_network(
     optimize: bool,
     input_shape: Optional[Tuple[int, ...]],
     own_model: bool = False,
+    compile_module: bool = False,
 ) -> Network:
     """`load_torch` on a checked device, the kernels chosen for `input_shape` (None: the size varies; the
     kernels are assumed, the engines timed at the recipe's model.input_size). `own_model`: `spec.model` may be
-    prepared in place (the caller's own copy)."""
+    prepared in place (the caller's own copy). A given `spec.model` is compiled by OpenVINO under `--kernels auto`
+    only with `compile_module` (`humanparse benchmark`): elsewhere (the trainer's validation, a module passed to
+    the Python API) it would be converted again every time, with no weights file to cache the result by."""
     assert spec.config is not None
     mode, source = resolve_kernel_mode(spec.kernels)
     plan = None
-    if optimize and engine_candidate(mode, precision, target):
+    compilable = spec.model is None or compile_module or mode == ENGINE
+    if optimize and compilable and engine_candidate(mode, precision, target):
         shape = input_shape or (1, 3, *spec.config.model.input_size)
         plan = plan_engine(spec, mode, source, shape, precision)
         ready = cached_network(plan, spec)

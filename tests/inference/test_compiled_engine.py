@@ -157,3 +157,13 @@ def test_a_given_module_stays_on_pytorch_unless_forced(auto, monkeypatch):
     monkeypatch.setattr(compiled_module, "convert", never)
     network = build_network(ModelSpec(config, model=tiny_model(config)), "torch", "cpu")
     assert network.model is not None and network.kernels.engine == "torch"
+
+
+def test_forcing_openvino_without_it_installed_is_one_line(weights, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    with pytest.raises(
+        ConfigError, match=r"--kernels openvino needs openvino: pip install 'humanparse\[openvino\]'"
+    ):
+        _network(weights, "openvino")

@@ -65,12 +65,15 @@ def openvino_installed() -> bool:
 
 def engine_candidate(mode: str, precision: str, device: torch.device) -> bool:
     """Whether the compiled network is a candidate: `--kernels` auto or openvino, on the CPU, fp32 or a native
-    bf16, OpenVINO installed (a forced openvino without it is a ConfigError, from `require`)."""
+    bf16, OpenVINO installed (a forced openvino without it is a ConfigError naming the extra)."""
     if mode not in ("auto", ENGINE) or device.type != "cpu" or precision not in ("fp32", "bf16"):
         return False
     if precision == "bf16" and cpu_bf16_support()[0] is not True:
         return False  # the plugin would run f32 under the name bf16
-    return mode == ENGINE or openvino_installed()
+    if mode == ENGINE:
+        require_openvino()  # forced without OpenVINO: one line naming the extra
+        return True
+    return openvino_installed()
 
 
 # ------------------------------------------------------------------------------------------------ identities
@@ -361,9 +364,7 @@ def _compile(model, precision: str):
     blobs = model.parent / "blobs" if isinstance(model, Path) else None
     try:
         return compile_openvino(model, torch.get_num_threads(), precision, blobs)
-    except HumanParseError:
-        raise
-    except Exception as error:  # OpenVINO raises its own RuntimeErrors; PyTorch keeps running the network
+    except Exception as error:  # OpenVINO's own RuntimeErrors, or a broken install: PyTorch runs the network
         _logger.warning(
             "OpenVINO cannot compile the network, PyTorch runs it: %s", str(error).splitlines()[0]
         )
@@ -377,9 +378,7 @@ def _converted(plan: EnginePlan, model: nn.Module, output: str):
         return ir
     try:
         ov_model = convert(model, output, plan.input_shape)
-    except HumanParseError:
-        raise
-    except Exception as error:  # an operation the tracer or OpenVINO does not take
+    except Exception as error:  # an operation the tracer or OpenVINO does not take, or a broken install
         _logger.warning(
             "OpenVINO cannot convert the network, PyTorch runs it: %s", str(error).splitlines()[0]
         )
@@ -401,6 +400,13 @@ def choose_engine(plan: EnginePlan, network: Network, spec: ModelSpec, output: s
     if plan.decision is not None and plan.decision.engine != ENGINE:
         return _kept_torch(network, f"cache: {plan.decision.reason()}")
     start = time.perf_counter()
+    if cached_ir(plan.ir_identity) is None:  # seconds of conversion (and timing): say why the start is slow
+        _logger.warning(
+            "note: compiling %s with OpenVINO%s; done once, cached in %s",
+            spec.source,
+            " and timing it against PyTorch" if plan.decision is None and plan.mode != ENGINE else "",
+            cache_dir(),
+        )
     converted = _converted(plan, model, output)
     compiled = None if converted is None else _compile(converted, plan.precision)
     if compiled is None:
@@ -418,6 +424,7 @@ def choose_engine(plan: EnginePlan, network: Network, spec: ModelSpec, output: s
             1000 * seconds[ENGINE],
         )
         write_decision(plan.identity, decision)
+        _logger.warning("note: %s", decision.reason())
         if decision.engine != ENGINE:
             return _kept_torch(network, f"measured: {decision.reason()}")
         compiled_network.kernels = _choice(

@@ -1,5 +1,5 @@
 import sys
 
-from humanparse.cli import main
+from humanparse.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

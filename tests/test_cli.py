@@ -60,3 +60,27 @@ def test_the_commands_that_stream_photos_check_their_pipeline_options_alike(
     argv = [*command, str(tmp_path / "photos"), "--out", str(tmp_path / "out"), *option]
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+
+
+def test_the_executable_returns_mains_code_and_skips_the_last_collections(monkeypatch):
+    import gc
+
+    import humanparse.cli as cli
+
+    monkeypatch.setattr(cli, "main", lambda argv=None: 3)
+    try:
+        assert cli.console_main() == 3
+        assert gc.get_freeze_count() > 0  # the interpreter's shutdown collections will skip these objects
+    finally:
+        gc.unfreeze()
+
+
+def test_python_m_humanparse_exits_with_the_commands_code():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "humanparse", "configs"], capture_output=True, text=True)
+    assert result.returncode == 0 and "ce2p_tiny_synthetic" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "humanparse", "predict", "no_such_recipe", "w.pth", "x.jpg",
+                             "--out", "o"], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "no_such_recipe" in result.stderr

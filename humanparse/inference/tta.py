@@ -128,10 +128,19 @@ def resize_argmax(logits: torch.Tensor, size: Tuple[int, int]) -> np.ndarray:
         kept = torch.cat([planes[present], planes[~present].amax(0, keepdim=True)])
         resized = F.interpolate(kept[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
         if bool((resized[:-1].amax(0) > resized[-1]).all()):
-            classes = present.nonzero().flatten()
-            return classes[resized[:-1].argmax(0)].to(torch.uint8).cpu().numpy()
+            classes = present.nonzero().flatten().to(torch.uint8).cpu().numpy()
+            return classes[channel_argmax(resized[:-1])]
     resized = F.interpolate(planes[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
-    return resized.argmax(0).to(torch.uint8).cpu().numpy()
+    return channel_argmax(resized)
+
+
+def channel_argmax(planes: torch.Tensor) -> np.ndarray:
+    """The (H, W) uint8 argmax over the classes of (K, H, W) logits, first maximum on ties. On the CPU through
+    `argmax_labels` (numpy by row blocks): torch's argmax over the first dimension is strided and took 55 ms on
+    20 x 640x480 planes against 17 ms."""
+    if planes.device.type != "cpu":
+        return planes.argmax(0).to(torch.uint8).cpu().numpy()
+    return argmax_labels(planes.float().numpy())
 
 
 def affine_protocol_logits(
@@ -324,9 +333,9 @@ class TestTimeAugmentation:
 
     def _to_labels(self, logits, metas: Sequence[Dict[str, Any]]) -> List[np.ndarray]:
         if self.protocol in RESIZE_PROTOCOLS:
-            return [item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits]
+            return [channel_argmax(item) for item in logits]
         # official evaluators: argmax at the input size, then the label map warped back with INTER_NEAREST
-        labels = (item.argmax(0).to(torch.uint8).cpu().numpy() for item in logits)
+        labels = (channel_argmax(item) for item in logits)
         return self._warped_back(inverse_warp_labels, labels, metas)
 
     def _warped_back(

@@ -73,3 +73,15 @@ def test_one_pass_labels_equal_those_of_the_resized_logits():
     assert saved is not None
     for label, other in zip(labels, with_logits):
         np.testing.assert_array_equal(label, other)
+
+
+def test_the_channel_argmax_is_torchs_with_ties_and_nan():
+    from humanparse.inference.tta import channel_argmax
+
+    generator = torch.Generator().manual_seed(5)
+    logits = torch.round(torch.randn(20, 33, 41, generator=generator) * 2) / 2  # many ties
+    logits[3, 4, 5] = float("nan")
+    logits[7, 4, 5] = float("nan")  # the first NaN wins, as in torch and numpy
+    expected = logits.argmax(0).to(torch.uint8).numpy()
+    assert np.array_equal(channel_argmax(logits), expected)
+    assert channel_argmax(logits)[4, 5] == 3

@@ -167,3 +167,26 @@ def test_forcing_openvino_without_it_installed_is_one_line(weights, monkeypatch)
         ConfigError, match=r"--kernels openvino needs openvino: pip install 'humanparse\[openvino\]'"
     ):
         _network(weights, "openvino")
+
+
+def test_only_the_most_recently_used_irs_are_kept(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from humanparse.cache import cache_dir
+
+    root = cache_dir("compiled")
+    weights = []
+    for index in range(4):
+        path = tmp_path / f"w{index}.pth"
+        path.write_bytes(b"x" * (index + 1))
+        stat = path.stat()
+        folder = root / f"ir{index}"
+        folder.mkdir(parents=True)
+        identity = {"weights": str(path), "size": str(stat.st_size), "modified_ns": str(stat.st_mtime_ns)}
+        (folder / "identity.json").write_text(json.dumps(identity))
+        os.utime(folder / "identity.json", (1000 + index, 1000 + index))  # ir3 used last
+        weights.append(path)
+    weights[0].unlink()  # ir0: its weights are gone
+    assert compiled_module.remove_stale_irs(root, keep=2) == 2
+    assert sorted(path.name for path in root.iterdir()) == ["ir2", "ir3"]

@@ -54,6 +54,7 @@ ROUNDS = 3  # timed calls per engine at most, alternating, after one untimed cal
 CLEAR_LEAD = 0.2  # an engine this much faster than every call of the other ends the timing
 CACHE_VERSION = 1
 IR_NAME = "network.xml"  # with network.bin beside it
+MAX_CACHED_IRS = 8  # converted networks kept, the most recently used
 
 _logger = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ def cached_ir(identity: Optional[Dict[str, str]]) -> Optional[Path]:
     folder = _ir_folder(identity)
     try:
         if json.loads((folder / "identity.json").read_text()) == identity and (folder / IR_NAME).is_file():
+            _mark_used(folder / IR_NAME)
             return folder / IR_NAME
     except (OSError, ValueError):
         pass
@@ -241,24 +243,37 @@ def save_ir(ov_model, identity: Dict[str, str]) -> Optional[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def remove_stale_irs(root: Path) -> int:
-    """Remove the cached IRs whose weights file is gone or changed (a temporary file, a retrained checkpoint):
-    each is as large as its weights. Returns how many."""
+def remove_stale_irs(root: Path, keep: int = MAX_CACHED_IRS) -> int:
+    """Remove the cached IRs whose weights file is gone or changed (a temporary file, a retrained checkpoint), and
+    those beyond the `keep` most recently used: each is about twice as large as its weights (the IR and the
+    plugin's compiled kernels). Returns how many."""
     removed = 0
+    current = []
     for identity_file in root.glob("*/identity.json"):
         try:
             identity = json.loads(identity_file.read_text())
             stat = Path(identity["weights"]).stat()
-            current = (str(stat.st_size), str(stat.st_mtime_ns)) == (
-                identity["size"],
-                identity["modified_ns"],
-            )
+            fresh = (str(stat.st_size), str(stat.st_mtime_ns)) == (identity["size"], identity["modified_ns"])
+            used = identity_file.stat().st_mtime
         except (OSError, ValueError, KeyError, TypeError):
-            current = False
-        if not current:
+            fresh, used = False, 0.0
+        if fresh:
+            current.append((used, str(identity_file.parent)))
+        else:
             shutil.rmtree(identity_file.parent, ignore_errors=True)
             removed += 1
+    for _, folder in sorted(current, reverse=True)[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
     return removed
+
+
+def _mark_used(ir: Path) -> None:
+    """Record that the IR at `ir` was used now (`remove_stale_irs` keeps the most recently used)."""
+    try:
+        os.utime(ir.parent / "identity.json")
+    except OSError:
+        pass  # a read-only cache still serves
 
 
 def require_openvino():

@@ -210,12 +210,13 @@ def speed(args: argparse.Namespace, work: Path) -> None:
     keypoints = {"pose_keypoints_2d": [[0.0, 0.0]] * 18}
     theirs = reference_chain(Path(args.reference), files["atr"], files["lip"], args.threads)
     implementations = {"OOTDiffusion (onnxruntime fp32)": lambda p: theirs(p, keypoints)}
-    ours_onnx = build_tryon_predictor(OotdProtocol(), {"atr": files["atr"], "lip": files["lip"]})
+    same_files = {"atr": files["atr"], "lip": files["lip"]}
+    ours_onnx = build_tryon_predictor(OotdProtocol(), same_files, backend="onnxruntime")
     implementations["ours (onnxruntime fp32, same files)"] = lambda p: ours_onnx(p)
-    ours_openvino = build_tryon_predictor(
-        OotdProtocol(), {"atr": files["atr"], "lip": files["lip"]}, backend="openvino"
-    )
+    ours_openvino = build_tryon_predictor(OotdProtocol(), same_files, backend="openvino")
     implementations["ours (OpenVINO fp32, same files)"] = lambda p: ours_openvino(p)
+    ours_auto = build_tryon_predictor(OotdProtocol(), same_files)  # the default: the runtime measured faster
+    implementations["ours (default, same files)"] = lambda p: ours_auto(p)
     ours_torch = build_tryon_predictor(OotdProtocol(), {"atr": files["atr_pth"], "lip": files["lip_pth"]})
     # the checkpoints on the torch runtime: PyTorch's kernels or OpenVINO's compiled network, as measured
     implementations["ours (checkpoints, fp32)"] = lambda p: ours_torch(p)

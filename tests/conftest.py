@@ -13,6 +13,17 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _pinned_session(tmp_path_factory):
+    """The same pins and private cache as `_private_model_cache`, for the module- and session-wide fixtures,
+    which are built before any per-test fixture runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUMANPARSE_CACHE", str(tmp_path_factory.mktemp("humanparse_session_cache")))
+        patch.setenv("HUMANPARSE_KERNELS", "onednn")
+        patch.setenv("HUMANPARSE_FILE_RUNTIME", "onnxruntime")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_model_cache(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's model cache or mirror: the zoo's folder is a fresh temporary one."""
@@ -21,6 +32,8 @@ def _private_model_cache(tmp_path_factory, monkeypatch):
     # a measured kernel choice depends on timing, so outputs could vary between runs; the tests pin oneDNN
     # (the choice itself is tested in tests/models/test_kernel_choice.py, which clears this)
     monkeypatch.setenv("HUMANPARSE_KERNELS", "onednn")
+    # likewise a float ONNX file's runtime (tested in tests/inference/test_auto_runtime.py, which clears this)
+    monkeypatch.setenv("HUMANPARSE_FILE_RUNTIME", "onnxruntime")
     # the licence notice is shown once per process: each test starts with none shown
     monkeypatch.setattr("humanparse.zoo.licences._noticed", set())
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 # the runtimes `humanparse.inference.backends.create_predictor` knows (kept here so `--help` needs no torch import)
-BACKENDS = ("torch", "onnxruntime", "openvino")
+BACKENDS = ("torch", "onnxruntime", "openvino", "auto")
 # model files written by `humanparse export` / `quantize`: they carry their recipe, and name their runtime
-MODEL_FILE_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino"}
+# an ONNX file: ONNX Runtime or OpenVINO, by measurement where both are installed (inference.runtimes.auto_runtime)
+MODEL_FILE_BACKENDS = {".onnx": "auto", ".xml": "openvino"}
 # photo suffixes `predict` reads (humanparse.inference.prediction_io.IMAGE_EXTENSIONS, repeated: no numpy import)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -191,7 +192,7 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        help="the runtime of the network (default: onnxruntime for .onnx, openvino for .xml, else torch)",
+        help="the runtime of the network (default: torch for checkpoints, openvino for .xml, and for .onnx auto: ONNX Runtime or OpenVINO, whichever was measured faster on this CPU, ONNX Runtime for int8 files)",
     )
 
 

@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        help="runtime of .onnx/.xml files (default: onnxruntime for .onnx, openvino for .xml); checkpoints and "
-        "zoo names run on torch",
+        help="runtime of .onnx/.xml files (default: openvino for .xml; for .onnx auto: ONNX Runtime or OpenVINO, "
+        "whichever was measured faster on this CPU); checkpoints and zoo names run on torch",
     )
     add_device_option(parser)
     add_pipeline_options(parser, threads_help="torch CPU threads (default: all cores)")

@@ -77,7 +77,7 @@ def create_predictor(
     `config` None reads the recipe stored in a model file written by humanparse (runtime backends only).
     `kernels` (torch): the CPU kernel choice, see `humanparse.models.prepare.choose_kernels`.
     """
-    if kernels is not None and backend != "torch":
+    if kernels is not None and backend not in ("torch", "auto"):
         raise ConfigError(f"--kernels {kernels} applies to --backend torch; {backend} picks its own kernels")
     spec = dataclasses.replace(resolve_model(config, weights, backend), kernels=kernels)
     network = build_network(spec, backend, device, precision)

@@ -16,8 +16,10 @@ from humanparse.inference.runtimes import ModelSpec, backends, build_network
 def test_the_runtimes_register_themselves_torch_first():
     from humanparse.cli.options import BACKENDS
 
-    assert backends() == ("torch", "onnxruntime", "openvino") == BACKENDS
-    with pytest.raises(ConfigError, match="unknown backend 'tpu'; choose from torch, onnxruntime, openvino"):
+    assert backends() == ("torch", "onnxruntime", "openvino", "auto") == BACKENDS
+    with pytest.raises(
+        ConfigError, match="unknown backend 'tpu'; choose from torch, onnxruntime, openvino, auto"
+    ):
         build_network(ModelSpec(tiny_config(RESIZE_RECIPE)), "tpu")
 
 

@@ -82,12 +82,19 @@ def _digest(data: Dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _versions() -> Dict[str, str]:
-    from importlib.metadata import version
+def runtime_versions() -> Dict[str, str]:
+    """The versions a timing depends on (a runtime that is not installed: "")."""
+    from importlib.metadata import PackageNotFoundError, version
 
     import humanparse
 
-    return {"torch": torch.__version__, "openvino": version("openvino"), "humanparse": humanparse.__version__}
+    found = {"torch": torch.__version__, "humanparse": humanparse.__version__}
+    for package in ("openvino", "onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = ""
+    return found
 
 
 def recipe_digest(config: Config, model: Optional[nn.Module] = None) -> str:
@@ -105,7 +112,7 @@ def decision_identity(recipe: str, input_shape: Sequence[int], precision: str) -
         "version": str(CACHE_VERSION),
         **cpu_identity(),
         "threads": str(torch.get_num_threads()),
-        **_versions(),
+        **runtime_versions(),
         "precision": precision,
         "shape": "x".join(str(int(side)) for side in input_shape),
         "recipe": recipe,
@@ -125,7 +132,7 @@ def weights_identity(weights: Path, recipe: str) -> Optional[Dict[str, str]]:
         "size": str(stat.st_size),
         "modified_ns": str(stat.st_mtime_ns),
         "recipe": recipe,
-        **_versions(),
+        **runtime_versions(),
     }
 
 
@@ -146,27 +153,42 @@ def _decision_path(identity: Dict[str, str]) -> Path:
     return cache_dir("engines") / f"{_digest(identity)}.json"
 
 
-def read_decision(identity: Dict[str, str]) -> Optional[EngineDecision]:
-    """The cached decision for `identity`, or None (absent, unreadable, or made for another identity)."""
+def read_record(identity: Dict[str, str]) -> Optional[dict]:
+    """The cached decision record of `identity` (a dict), or None (absent, unreadable, or another identity's)."""
     try:
         data = json.loads(_decision_path(identity).read_text())
-        if data.get("identity") != identity:
-            return None
-        return EngineDecision(str(data["engine"]), float(data["torch_ms"]), float(data["openvino_ms"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) and data.get("identity") == identity else None
 
 
-def write_decision(identity: Dict[str, str], decision: EngineDecision) -> None:
-    """Store `decision` atomically; a cache that cannot be written is only logged."""
+def write_record(identity: Dict[str, str], record: dict) -> None:
+    """Store a decision `record` of `identity` atomically; a cache that cannot be written is only logged."""
     from humanparse.outputs import atomic_write
 
-    record = {"identity": identity, **decision.__dict__}
-    text = json.dumps(record, indent=1, sort_keys=True)
+    text = json.dumps({**record, "identity": identity}, indent=1, sort_keys=True)
     try:
         atomic_write(_decision_path(identity), lambda stream: stream.write(text.encode()), durable=False)
     except HumanParseError as error:
         _logger.warning("engine choice not cached: %s", error)
+
+
+def read_decision(identity: Dict[str, str]) -> Optional[EngineDecision]:
+    """The cached decision for `identity`, or None."""
+    data = read_record(identity)
+    try:
+        return (
+            None
+            if data is None
+            else EngineDecision(str(data["engine"]), float(data["torch_ms"]), float(data["openvino_ms"]))
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_decision(identity: Dict[str, str], decision: EngineDecision) -> None:
+    """Store `decision` (see `write_record`)."""
+    write_record(identity, dict(decision.__dict__))
 
 
 def _ir_folder(identity: Dict[str, str]) -> Path:

@@ -41,6 +41,7 @@ from humanparse.engine.resume import (
 )
 from humanparse.engine.run_log import RunLogger
 from humanparse.errors import CheckpointError, ConfigError, DataError, HumanParseError, unwrap_worker_error
+from humanparse.inference.pipeline import worker_context
 from humanparse.losses import build_loss
 from humanparse.models.builder import build_model
 from humanparse.models.checkpoint_io import checkpoint_dict
@@ -272,6 +273,9 @@ class Trainer:
             drop_last=config.train.drop_last,
             worker_init_fn=functools.partial(seed_worker, rank=context.rank),
             generator=self.loader_generator,
+            # as predict's: workers start from a clean process, never by forking this one, whose OpenCV and
+            # runtime thread pools (after a validation, or ONNX Runtime loaded) a forked child can hang on
+            multiprocessing_context=worker_context() if config.data.num_workers else None,
         )
         if len(loader) == 0:
             raise DataError(

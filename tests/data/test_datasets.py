@@ -210,7 +210,9 @@ def test_bad_item_raises_data_error_naming_the_file(tmp_path, roots):
 def test_bad_item_message_survives_a_dataloader_worker(tmp_path, roots):
     root = _corrupt_first_image(tmp_path, roots)
     dataset = build_dataset(config_for("lip", root), "train", True, train_stand_in)
-    loader = DataLoader(dataset, batch_size=1, num_workers=1)
+    from humanparse.inference.pipeline import worker_context  # as the trainer's: never a fork of this process
+
+    loader = DataLoader(dataset, batch_size=1, num_workers=1, multiprocessing_context=worker_context())
     with pytest.raises(DataError) as info:
         next(iter(loader))
     assert "truncated" in str(info.value) and str(root / "train_images" / "train_000000.jpg") in str(

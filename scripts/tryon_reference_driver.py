@@ -33,38 +33,11 @@ OUT.mkdir(parents=True, exist_ok=True)
 torch.cuda.set_device = lambda *args, **kwargs: None
 
 
-# --- torchvision.transforms stand-in (what parsing_api uses)
-def _to_tensor(picture):
-    return torch.from_numpy(np.ascontiguousarray(picture).transpose(2, 0, 1).copy()).float().div(255)
+# --- torchvision.transforms stand-in (what parsing_api uses): the benchmarks' one
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from benchlib.references import install_torchvision_stand_in  # noqa: E402
 
-
-class _Normalize:
-    def __init__(self, mean, std):
-        self.mean = torch.tensor(mean).view(-1, 1, 1)
-        self.std = torch.tensor(std).view(-1, 1, 1)
-
-    def __call__(self, tensor):
-        return (tensor - self.mean) / self.std
-
-
-class _Compose:
-    def __init__(self, steps):
-        self.steps = steps
-
-    def __call__(self, value):
-        for step in self.steps:
-            value = step(value)
-        return value
-
-
-transforms = types.ModuleType("torchvision.transforms")
-transforms.ToTensor = lambda: _to_tensor
-transforms.Normalize = _Normalize
-transforms.Compose = _Compose
-torchvision = types.ModuleType("torchvision")
-torchvision.transforms = transforms
-sys.modules["torchvision"] = torchvision
-sys.modules["torchvision.transforms"] = transforms
+install_torchvision_stand_in()
 
 # --- OpenPose and the diffusion models: stand-ins
 CURRENT = {}

@@ -101,7 +101,7 @@ def file_identity(path: Path) -> dict:
         "modified_ns": str(stat.st_mtime_ns),
         **cpu_identity(),
         "threads": str(torch.get_num_threads()),
-        **runtime_versions(),
+        **runtime_versions(*FILE_RUNTIMES),
     }
 
 

@@ -82,14 +82,14 @@ def _digest(data: Dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def runtime_versions() -> Dict[str, str]:
-    """The versions a timing depends on (a runtime that is not installed: "")."""
+def runtime_versions(*packages: str) -> Dict[str, str]:
+    """The versions a timing depends on: torch, humanparse and `packages` (one not installed: "")."""
     from importlib.metadata import PackageNotFoundError, version
 
     import humanparse
 
     found = {"torch": torch.__version__, "humanparse": humanparse.__version__}
-    for package in ("openvino", "onnxruntime"):
+    for package in packages:
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -112,7 +112,7 @@ def decision_identity(recipe: str, input_shape: Sequence[int], precision: str) -
         "version": str(CACHE_VERSION),
         **cpu_identity(),
         "threads": str(torch.get_num_threads()),
-        **runtime_versions(),
+        **runtime_versions("openvino"),
         "precision": precision,
         "shape": "x".join(str(int(side)) for side in input_shape),
         "recipe": recipe,
@@ -132,7 +132,7 @@ def weights_identity(weights: Path, recipe: str) -> Optional[Dict[str, str]]:
         "size": str(stat.st_size),
         "modified_ns": str(stat.st_mtime_ns),
         "recipe": recipe,
-        **runtime_versions(),
+        **runtime_versions("openvino"),
     }
 
 
@@ -362,8 +362,7 @@ def plan_engine(
     return EnginePlan(mode, source, tuple(input_shape), precision, identity, ir_identity, decision)
 
 
-def _openvino_network(compiled, spec: ModelSpec, choice: KernelChoice) -> Network:
-    forward = compiled_forward(compiled, str(spec.source))
+def _openvino_network(forward: Forward, spec: ModelSpec, choice: KernelChoice) -> Network:
     return Network(forward, torch.device("cpu"), spec.source, None, choice)
 
 
@@ -392,7 +391,7 @@ def cached_network(plan: EnginePlan, spec: ModelSpec) -> Optional[Network]:
         reason = f"forced by {plan.source}={plan.mode}"
     choice = _choice(plan, "cache" if plan.decision else "forced", f"{reason}; IR {ir}")
     choice.seconds = time.perf_counter() - start
-    return _openvino_network(compiled, spec, choice)
+    return _openvino_network(compiled_forward(compiled, str(spec.source)), spec, choice)
 
 
 def _compile(model, precision: str):
@@ -409,10 +408,8 @@ def _compile(model, precision: str):
 
 
 def _converted(plan: EnginePlan, model: nn.Module, output: str):
-    """The network as OpenVINO runs it: the cached IR, else converted now (and cached where it can be)."""
-    ir = cached_ir(plan.ir_identity)
-    if ir is not None:
-        return ir
+    """The network converted by OpenVINO now, and cached where it can be (the IR's path, else the ov.Model);
+    None (logged) when OpenVINO cannot take it."""
     try:
         ov_model = convert(model, output, plan.input_shape)
     except Exception as error:  # an operation the tracer or OpenVINO does not take, or a broken install
@@ -437,24 +434,25 @@ def choose_engine(plan: EnginePlan, network: Network, spec: ModelSpec, output: s
     if plan.decision is not None and plan.decision.engine != ENGINE:
         return _kept_torch(network, f"cache: {plan.decision.reason()}")
     start = time.perf_counter()
-    if cached_ir(plan.ir_identity) is None:  # seconds of conversion (and timing): say why the start is slow
+    converted = cached_ir(plan.ir_identity)
+    if converted is None:  # seconds of conversion (and timing): say why the start is slow
         _logger.warning(
             "note: compiling %s with OpenVINO%s; done once, cached in %s",
             spec.source,
             " and timing it against PyTorch" if plan.decision is None and plan.mode != ENGINE else "",
             cache_dir(),
         )
-    converted = _converted(plan, model, output)
+        converted = _converted(plan, model, output)
     compiled = None if converted is None else _compile(converted, plan.precision)
     if compiled is None:
         return network
-    compiled_network = _openvino_network(compiled, spec, _choice(plan, "forced", ""))
+    forward = compiled_forward(compiled, str(spec.source))
     if plan.mode == ENGINE:
-        compiled_network.kernels = _choice(plan, "forced", f"forced by {plan.source}={plan.mode}")
+        choice = _choice(plan, "forced", f"forced by {plan.source}={plan.mode}")
     elif plan.decision is not None:  # decided before; the IR was missing
-        compiled_network.kernels = _choice(plan, "cache", plan.decision.reason())
+        choice = _choice(plan, "cache", plan.decision.reason())
     else:
-        seconds = time_engines({"torch": network.forward, ENGINE: compiled_network.forward}, plan.input_shape)
+        seconds = time_engines({"torch": network.forward, ENGINE: forward}, plan.input_shape)
         decision = EngineDecision(
             ENGINE if seconds[ENGINE] < seconds["torch"] * (1 - MARGIN) else "torch",
             1000 * seconds["torch"],
@@ -464,12 +462,11 @@ def choose_engine(plan: EnginePlan, network: Network, spec: ModelSpec, output: s
         _logger.warning("note: %s", decision.reason())
         if decision.engine != ENGINE:
             return _kept_torch(network, f"measured: {decision.reason()}")
-        compiled_network.kernels = _choice(
-            plan, "measured", decision.reason(),
-            {"torch": decision.torch_ms, ENGINE: decision.openvino_ms},
-        )  # fmt: skip
-    compiled_network.kernels.seconds = time.perf_counter() - start
-    return compiled_network
+        choice = _choice(
+            plan, "measured", decision.reason(), {"torch": decision.torch_ms, ENGINE: decision.openvino_ms}
+        )
+    choice.seconds = time.perf_counter() - start
+    return _openvino_network(forward, spec, choice)
 
 
 def _kept_torch(network: Network, reason: str) -> Network:
